@@ -1,0 +1,47 @@
+import { LRUCache } from "lru-cache";
+
+/**
+ * The storage under cache-aside. Besides get/set it carries a per-key generation counter:
+ * `read` returns the value with the generation seen, `fill` stores only if the generation is
+ * unchanged, and `evict` bumps the generation before deleting. A read that missed, loaded the
+ * old row and lost the race with a write can therefore never put the pre-write value back.
+ */
+export interface CacheStore {
+  readonly kind: "redis" | "redis-cluster" | "memory";
+  read(key: string): Promise<{ value: string | null; gen: string }>;
+  fill(key: string, gen: string, value: string, ttlMs: number): Promise<boolean>;
+  evict(keys: string[]): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Long enough to outlive any load in flight; the counter only has to exist while one might. */
+export const GEN_TTL_MS = 60 * 60 * 1000;
+
+export function createMemoryStore(maxEntries: number): CacheStore {
+  const values = new LRUCache<string, string>({ max: maxEntries, ttlAutopurge: false });
+  const gens = new LRUCache<string, number>({ max: maxEntries, ttl: GEN_TTL_MS });
+  const genOf = (key: string) => String(gens.get(key) ?? "");
+  return {
+    kind: "memory",
+    async read(key) {
+      return { value: values.get(key) ?? null, gen: genOf(key) };
+    },
+    async fill(key, gen, value, ttlMs) {
+      if (genOf(key) !== gen) return false;
+      values.set(key, value, { ttl: ttlMs });
+      return true;
+    },
+    async evict(keys) {
+      for (const key of keys) {
+        gens.set(key, (gens.get(key) ?? 0) + 1);
+        values.delete(key);
+      }
+    },
+    async ping() {},
+    async close() {
+      values.clear();
+      gens.clear();
+    },
+  };
+}

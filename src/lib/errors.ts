@@ -1,0 +1,78 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export interface ErrorDetail {
+  location?: "param" | "query" | "json" | "header";
+  path: string;
+  message: string;
+}
+
+/** The one error every handler throws; the one shape every client parses. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
+
+export function errorBody(c: Context, code: string, message: string, details?: unknown) {
+  return { error: details === undefined ? { code, message } : { code, message, details }, requestId: c.get("requestId") ?? null };
+}
+
+const httpCodes: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  408: "timeout",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  503: "unavailable",
+  504: "timeout",
+};
+
+/** Postgres errors that are the caller's fault, by SQLSTATE; anything else is ours (500). */
+function fromPostgres(err: { code?: string; constraint_name?: string; constraint?: string }): ApiError | undefined {
+  switch (err.code) {
+    case "23505":
+      return new ApiError(409, "conflict", "a resource with this unique value already exists");
+    case "22P02":
+    case "22003":
+    case "22007":
+    case "22008":
+      return new ApiError(400, "bad_request", "a value is out of range or malformed");
+    case "57014":
+      return new ApiError(503, "timeout", "the database took too long to answer; try again");
+    case "53300":
+      return new ApiError(503, "unavailable", "the database is busy; try again");
+  }
+  return undefined;
+}
+
+export function createErrorHandler(log: (err: unknown, c: Context) => void): ErrorHandler {
+  return function onError(err, c) {
+    let e: ApiError | undefined;
+    if (err instanceof ApiError) e = err;
+    else if (err instanceof HTTPException) {
+      const status = err.status as ContentfulStatusCode;
+      e = new ApiError(status, httpCodes[status] ?? (status >= 500 ? "internal" : "bad_request"), err.message || "request failed");
+    } else e = fromPostgres((err as { cause?: object }).cause ?? (err as object));
+    if (!e || e.status >= 500) log(err, c);
+    // 5xx text is generic on purpose: no SQL, stack or driver message reaches the client.
+    if (!e) return c.json(errorBody(c, "internal", "internal server error"), 500);
+    return c.json(errorBody(c, e.code, e.message, e.details), e.status);
+  };
+}
+
+export const notFoundHandler: NotFoundHandler = (c) => {
+  c.set("unmatched", true);
+  return c.json(errorBody(c, "not_found", `no route for ${c.req.method} ${c.req.path}`), 404);
+};

@@ -1,0 +1,41 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/** "evict" marks a write that invalidated cache entries. */
+export type CacheResult = "hit" | "miss" | "evict" | "bypass" | "error";
+
+export interface QueryRecord {
+  sql: string;
+  params: readonly unknown[];
+  durMs: number;
+  rows: number;
+  error?: string;
+}
+
+/** What one request spent, filled in by the driver wrapper and the cache; read by Server-Timing. */
+export class RequestStats {
+  dbMs = 0;
+  queries = 0;
+  cacheMs = 0;
+  cacheOps = 0;
+  cacheResult: CacheResult | undefined;
+  /** Statement texts, kept only when somebody asked (plan capture, N+1 detection). */
+  readonly statements: QueryRecord[] = [];
+  route = "";
+  constructor(
+    readonly requestId: string = "",
+    readonly captureStatements = false,
+  ) {}
+
+  addCache(result: CacheResult, ms: number): void {
+    this.cacheMs += ms;
+    this.cacheOps++;
+    // The header shows the most telling outcome of the request: error > bypass > evict > miss > hit.
+    if (this.cacheResult === undefined || rank[result] > rank[this.cacheResult]) this.cacheResult = result;
+  }
+}
+
+const rank: Record<CacheResult, number> = { hit: 0, miss: 1, evict: 2, bypass: 3, error: 4 };
+
+export const requestStore = new AsyncLocalStorage<RequestStats>();
+
+export const currentStats = (): RequestStats | undefined => requestStore.getStore();

@@ -1,0 +1,56 @@
+import type { CacheResult, QueryRecord, RequestStats } from "./context";
+
+// One measurement, many views: the driver wrapper, the cache and the request middleware emit
+// here once; Server-Timing, metrics, slow-query and request logs subscribe.
+export interface QueryEvent extends QueryRecord {
+  stats: RequestStats | undefined;
+}
+export interface RequestEvent {
+  method: string;
+  route: string;
+  status: number;
+  totalMs: number;
+  stats: RequestStats;
+}
+export interface CacheEvent {
+  op: "get" | "set" | "del";
+  result: CacheResult;
+  durMs: number;
+}
+
+type Listener<T> = (e: T) => void;
+
+function channel<T>() {
+  const listeners: Listener<T>[] = [];
+  return {
+    on(fn: Listener<T>): () => void {
+      listeners.push(fn);
+      return () => {
+        const i = listeners.indexOf(fn);
+        if (i >= 0) listeners.splice(i, 1);
+      };
+    },
+    emit(e: T): void {
+      for (const fn of listeners) {
+        try {
+          fn(e);
+        } catch {
+          // An observer must never break the request it observes.
+        }
+      }
+    },
+    get active() {
+      return listeners.length > 0;
+    },
+  };
+}
+
+/** Per app instance, so two apps in one process (tests) never see each other's traffic. */
+export function createTelemetry() {
+  return {
+    query: channel<QueryEvent>(),
+    request: channel<RequestEvent>(),
+    cache: channel<CacheEvent>(),
+  };
+}
+export type Telemetry = ReturnType<typeof createTelemetry>;

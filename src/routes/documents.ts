@@ -1,0 +1,80 @@
+import { eq, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import { documentColumns } from "../db/queries";
+import { documents, documentStatus } from "../db/schema";
+import { ApiError, notFound } from "../lib/errors";
+import { idParam, id as idSchema } from "../lib/params";
+import { sendJson } from "../lib/respond";
+import { validate } from "../lib/validate";
+import type { AppEnv, Deps } from "../types";
+
+const MAX_BODY_BYTES = 100 * 1024;
+const title = z.string().trim().min(1).max(300);
+const body = z.string().refine((s) => Buffer.byteLength(s, "utf8") <= MAX_BODY_BYTES, {
+  message: `body must be at most ${MAX_BODY_BYTES} bytes (UTF-8)`,
+});
+const status = z.enum(documentStatus.enumValues);
+const createDocument = z.object({ userId: idSchema, title, body: body.optional(), status: status.optional() }).strict();
+const updateDocument = z
+  .object({ title: title.optional(), body: body.optional(), status: status.optional() })
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, { message: "give at least one of title, body, status" });
+
+export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
+  const { db } = database;
+  const evictFor = (doc: { id: number; userId: number }) =>
+    // Global stats are not evicted here: recomputing them on every write would defeat their cache;
+    // they are allowed CACHE_TTL_GLOBAL_STATS_S of staleness instead.
+    cache.evict(keys.document(doc.id), keys.userStats(doc.userId));
+
+  return new Hono<AppEnv>()
+    .get("/:id", validate("param", idParam), async (c) => {
+      const { id } = c.req.valid("param");
+      // Cached for CACHE_TTL_DOCUMENT_S: the document is evicted on its own writes; the embedded
+      // author name may lag a rename by at most that TTL (accepted staleness, see README).
+      const json = await cache.getOrLoad(keys.document(id), env.CACHE_TTL_DOCUMENT_S, async () => {
+        return (await queries.docWithAuthor.execute({ id }))[0] ?? null;
+      });
+      if (json === null) throw notFound("document");
+      return sendJson(c, json);
+    })
+    .post("/", validate("json", createDocument), async (c) => {
+      const input = c.req.valid("json");
+      let doc;
+      try {
+        [doc] = await db.insert(documents).values(input).returning(documentColumns);
+      } catch (err) {
+        if (((err as { cause?: { code?: string } }).cause ?? (err as { code?: string })).code === "23503") {
+          throw new ApiError(422, "unknown_reference", "userId does not name an existing user", [
+            { location: "json", path: "userId", message: "no such user" },
+          ]);
+        }
+        throw err;
+      }
+      await evictFor(doc!);
+      c.header("Location", `/documents/${doc!.id}`);
+      return c.json(doc!, 201);
+    })
+    .patch("/:id", validate("param", idParam), validate("json", updateDocument), async (c) => {
+      const { id } = c.req.valid("param");
+      const [doc] = await db
+        .update(documents)
+        .set({ ...c.req.valid("json"), updatedAt: sql`now()` })
+        .where(eq(documents.id, id))
+        .returning(documentColumns);
+      if (!doc) throw notFound("document");
+      await evictFor(doc);
+      return c.json(doc);
+    })
+    .delete("/:id", validate("param", idParam), async (c) => {
+      const { id } = c.req.valid("param");
+      const [doc] = await db
+        .delete(documents)
+        .where(eq(documents.id, id))
+        .returning({ id: documents.id, userId: documents.userId });
+      if (!doc) throw notFound("document");
+      await evictFor(doc);
+      return c.body(null, 204);
+    });
+}

@@ -1,0 +1,53 @@
+import { sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import { flagColumns } from "../db/queries";
+import { featureFlags } from "../db/schema";
+import { notFound } from "../lib/errors";
+import { sendJson } from "../lib/respond";
+import { validate } from "../lib/validate";
+import type { AppEnv, Deps } from "../types";
+
+export const flagKey = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "lowercase letters, digits, '.', '_' or '-', at most 64");
+const putFlag = z
+  .object({
+    enabled: z.boolean(),
+    value: z.json().optional(),
+    description: z.string().max(1000).nullable().optional(),
+  })
+  .strict()
+  .refine((v) => JSON.stringify(v.value ?? null).length <= 64 * 1024, { message: "value must serialize to at most 64 KB", path: ["value"] });
+
+/** Feature flags / configuration: read on nearly every request by clients, written rarely. */
+export function flagsRouter({ database, queries, cache, keys, env }: Deps) {
+  return new Hono<AppEnv>()
+    .get("/", async (c) => {
+      const json = await cache.getOrLoad(keys.flags(), env.CACHE_TTL_FLAGS_S, async () => ({
+        items: await queries.flagsAll.execute(),
+      }));
+      return sendJson(c, json!);
+    })
+    .get("/:key", validate("param", z.object({ key: flagKey })), async (c) => {
+      const { key } = c.req.valid("param");
+      const json = await cache.getOrLoad(keys.flag(key), env.CACHE_TTL_FLAGS_S, async () => {
+        return (await queries.flagByKey.execute({ key }))[0] ?? null;
+      });
+      if (json === null) throw notFound("flag");
+      return sendJson(c, json);
+    })
+    .put("/:key", validate("param", z.object({ key: flagKey })), validate("json", putFlag), async (c) => {
+      const { key } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const values = { key, enabled: body.enabled, value: body.value ?? null, description: body.description ?? null };
+      const [flag] = await database.db
+        .insert(featureFlags)
+        .values(values)
+        .onConflictDoUpdate({
+          target: featureFlags.key,
+          set: { enabled: values.enabled, value: values.value, description: values.description, updatedAt: sql`now()` },
+        })
+        .returning(flagColumns);
+      await cache.evict(keys.flag(key), keys.flags());
+      return c.json(flag!);
+    });
+}

@@ -1,0 +1,24 @@
+import { Hono } from "hono";
+import { errorBody } from "../lib/errors";
+import type { AppEnv, Deps } from "../types";
+
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timed out")), ms))]);
+
+/** /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one). */
+export function healthRouter({ database, cache }: Deps) {
+  return new Hono<AppEnv>()
+    .get("/healthz", (c) => c.json({ status: "ok" }))
+    .get("/readyz", async (c) => {
+      const [pg, store] = await Promise.allSettled([within(database.ping(), 2000), within(cache.store.ping(), 1000)]);
+      const checks = {
+        postgres: pg.status === "fulfilled" ? "ok" : "unreachable",
+        [cache.store.kind === "memory" ? "cache" : "redis"]: store.status === "fulfilled" ? "ok" : "unreachable",
+      };
+      const failing = Object.keys(checks).filter((k) => checks[k] !== "ok");
+      if (failing.length) {
+        return c.json(errorBody(c, "not_ready", `not ready: ${failing.join(", ")} unreachable`, checks), 503);
+      }
+      return c.json({ status: "ready", checks });
+    });
+}

@@ -1,0 +1,58 @@
+import { sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { queryRows } from "../db/client";
+import { documentStatus, type DocumentStatus } from "../db/schema";
+import { notFound } from "../lib/errors";
+import { idParam } from "../lib/params";
+import { sendJson } from "../lib/respond";
+import { validate } from "../lib/validate";
+import type { AppEnv, Deps } from "../types";
+
+const zeroCounts = () => Object.fromEntries(documentStatus.enumValues.map((s) => [s, 0])) as Record<DocumentStatus, number>;
+const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+
+/** GET /users/:id/stats (cached CACHE_TTL_USER_STATS_S, evicted on the user's document writes), GET /stats. */
+export function statsRouter({ database, queries, cache, keys, env }: Deps) {
+  const loadUserStats = async (userId: number) => {
+    const rows = await queries.userStats.execute({ userId });
+    if (rows.length === 0) return null;
+    const byStatus = zeroCounts();
+    let last: Date | null = null;
+    for (const r of rows) {
+      if (r.status) byStatus[r.status] = Number(r.n);
+      if (r.last && (!last || r.last > last)) last = r.last;
+    }
+    const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+    return { userId, documents: { total, byStatus }, lastActivityAt: last };
+  };
+
+  // Full-table aggregates: the reason this answer is cached rather than computed per request.
+  const loadGlobal = async () => {
+    const rows = await queryRows<{ status: DocumentStatus | null; n: number; users: number; last24h: number }>(database.db, sql`
+      select d.status, d.n::int as n,
+             (select count(*) from users)::int as users,
+             (select count(*) from documents where created_at > now() - interval '24 hours')::int as last24h
+      from (select status, count(*) as n from documents group by status) d
+      right join (select 1) one on true`);
+    const byStatus = zeroCounts();
+    for (const r of rows) if (r.status) byStatus[r.status] = Number(r.n);
+    const first = rows[0];
+    return {
+      users: Number(first?.users ?? 0),
+      documents: { total: Object.values(byStatus).reduce((a, b) => a + b, 0), byStatus, last24h: Number(first?.last24h ?? 0) },
+      computedAt: iso(Date.now()),
+    };
+  };
+
+  return new Hono<AppEnv>()
+    .get("/users/:id/stats", validate("param", idParam), async (c) => {
+      const { id } = c.req.valid("param");
+      const json = await cache.getOrLoad(keys.userStats(id), env.CACHE_TTL_USER_STATS_S, () => loadUserStats(id));
+      if (json === null) throw notFound("user");
+      return sendJson(c, json);
+    })
+    .get("/stats", async (c) => {
+      const json = await cache.getOrLoad(keys.globalStats(), env.CACHE_TTL_GLOBAL_STATS_S, loadGlobal);
+      return sendJson(c, json!);
+    });
+}

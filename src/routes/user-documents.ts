@@ -1,0 +1,45 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { notFound } from "../lib/errors";
+import { idParam } from "../lib/params";
+import { validate } from "../lib/validate";
+import { documentStatus } from "../db/schema";
+import type { AppEnv, Deps } from "../types";
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).optional(),
+  status: z.enum(documentStatus.enumValues).optional(),
+});
+
+/** GET /users/:id/documents — newest first, keyset-paginated, list columns only. */
+export function userDocumentsRouter({ queries, cache, keys, env }: Deps) {
+  return new Hono<AppEnv>().get("/:id/documents", validate("param", idParam), validate("query", listQuery), async (c) => {
+    const { id: userId } = c.req.valid("param");
+    const { limit, cursor: rawCursor, status } = c.req.valid("query");
+    const cursor = rawCursor ? decodeCursor(rawCursor) : undefined;
+    // One row more than asked tells whether there is a next page without a count query.
+    const base = { userId, limit: limit + 1 };
+    const after = cursor ? { cursorAt: cursor.at, cursorId: cursor.id } : undefined;
+    const rows = status
+      ? after
+        ? await queries.docsAfterByStatus.execute({ ...base, ...after, status })
+        : await queries.docsFirstByStatus.execute({ ...base, status })
+      : after
+        ? await queries.docsAfter.execute({ ...base, ...after })
+        : await queries.docsFirst.execute(base);
+    const items = rows.slice(0, limit);
+    if (items.length === 0 && !cursor) {
+      // An empty first page is either a user with no documents or no user at all; only here is
+      // the (cached) profile consulted, so the common path stays one query.
+      const user = await cache.getOrLoad(keys.user(userId), env.CACHE_TTL_USER_S, async () => {
+        return (await queries.userById.execute({ id: userId }))[0] ?? null;
+      });
+      if (user === null) throw notFound("user");
+    }
+    const last = items.at(-1);
+    const nextCursor = rows.length > limit && last ? encodeCursor(last) : null;
+    return c.json({ items, nextCursor });
+  });
+}

@@ -1,0 +1,52 @@
+import { eq, sql } from "drizzle-orm";
+import { Hono } from "hono";
+import { z } from "zod";
+import { users } from "../db/schema";
+import { notFound } from "../lib/errors";
+import { idParam } from "../lib/params";
+import { sendJson } from "../lib/respond";
+import { validate } from "../lib/validate";
+import { userColumns } from "../db/queries";
+import type { AppEnv, Deps } from "../types";
+
+const email = z.string().trim().toLowerCase().email().max(254);
+const name = z.string().trim().min(1).max(200);
+const bio = z.string().max(5000).nullable();
+const createUser = z.object({ email, name, bio: bio.optional() }).strict();
+const updateUser = z
+  .object({ email: email.optional(), name: name.optional(), bio: bio.optional() })
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, { message: "give at least one of email, name, bio" });
+
+export function usersRouter({ database, queries, cache, keys, env }: Deps) {
+  const { db } = database;
+  const loadUser = async (id: number) => (await queries.userById.execute({ id }))[0] ?? null;
+
+  return new Hono<AppEnv>()
+    .get("/:id", validate("param", idParam), async (c) => {
+      const { id } = c.req.valid("param");
+      const json = await cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, () => loadUser(id));
+      if (json === null) throw notFound("user");
+      return sendJson(c, json);
+    })
+    .post("/", validate("json", createUser), async (c) => {
+      const body = c.req.valid("json");
+      const [user] = await db.insert(users).values(body).returning(userColumns);
+      // The new id may have been asked for before it existed: drop the cached 404.
+      await cache.evict(keys.user(user!.id));
+      c.header("Location", `/users/${user!.id}`);
+      return c.json(user!, 201);
+    })
+    .patch("/:id", validate("param", idParam), validate("json", updateUser), async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const [user] = await db
+        .update(users)
+        .set({ ...body, updatedAt: sql`now()` })
+        .where(eq(users.id, id))
+        .returning(userColumns);
+      if (!user) throw notFound("user");
+      await cache.evict(keys.user(id));
+      return c.json(user);
+    });
+}

@@ -1,0 +1,62 @@
+import { createBreaker } from "./cache/breaker";
+import { createCacheAside } from "./cache/cache-aside";
+import { cacheKeys } from "./cache/keys";
+import { createRedisStore } from "./cache/redis-store";
+import { createMemoryStore, type CacheStore } from "./cache/store";
+import { createDatabase } from "./db/client";
+import { migrate } from "./db/migrate";
+import { createQueries } from "./db/queries";
+import type { Env } from "./env";
+import { logger } from "./lib/log";
+import { createTelemetry } from "./obs/events";
+import type { Deps } from "./types";
+
+export interface Services extends Deps {
+  close(): Promise<void>;
+}
+
+export function createStore(env: Env, onError?: (err: Error) => void): CacheStore {
+  const clusterNodes = env.REDIS_CLUSTER_NODES?.split(",").map((s) => s.trim()).filter(Boolean);
+  if (env.REDIS_URL || clusterNodes?.length) {
+    return createRedisStore({
+      url: env.REDIS_URL,
+      clusterNodes,
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: env.REDIS_CONNECT_TIMEOUT_MS,
+      onError,
+    });
+  }
+  return createMemoryStore(env.CACHE_MEMORY_MAX_ENTRIES);
+}
+
+/** Connects Postgres (or PGlite) and Redis (or the in-memory LRU), migrates, builds the deps. */
+export async function createServices(env: Env, opts: { migrate?: boolean } = {}): Promise<Services> {
+  const log = logger(env.LOG_LEVEL);
+  const telemetry = createTelemetry();
+  const database = await createDatabase(env, telemetry);
+  if (opts.migrate ?? true) await migrate(database);
+  let lastRedisError = 0;
+  const store = createStore(env, (err) => {
+    // Reconnect errors repeat every backoff step; one line per 10 s is enough to see an outage.
+    if (Date.now() - lastRedisError > 10_000) log.warn("redis error (serving from Postgres)", { err: err.message });
+    lastRedisError = Date.now();
+  });
+  const cache = createCacheAside({
+    store,
+    breaker: createBreaker({ threshold: env.CACHE_BREAKER_THRESHOLD, cooldownMs: env.CACHE_BREAKER_COOLDOWN_MS }),
+    telemetry,
+    negativeTtlS: env.CACHE_TTL_NEGATIVE_S,
+    jitterPct: env.CACHE_TTL_JITTER_PCT,
+  });
+  return {
+    env,
+    database,
+    queries: createQueries(database.db),
+    cache,
+    keys: cacheKeys(env.REDIS_KEY_PREFIX),
+    telemetry,
+    async close() {
+      await Promise.allSettled([database.close(), store.close()]);
+    },
+  };
+}

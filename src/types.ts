@@ -1,0 +1,27 @@
+import type { RequestIdVariables } from "hono/request-id";
+import type { TimingVariables } from "hono/timing";
+import type { CacheAside } from "./cache/cache-aside";
+import type { CacheKeys } from "./cache/keys";
+import type { Database } from "./db/client";
+import type { Queries } from "./db/queries";
+import type { Env } from "./env";
+import type { RequestStats } from "./obs/context";
+import type { Telemetry } from "./obs/events";
+
+/** Everything the routes need, built once in services.ts and injected (tests build their own). */
+export interface Deps {
+  env: Env;
+  database: Database;
+  queries: Queries;
+  cache: CacheAside;
+  keys: CacheKeys;
+  telemetry: Telemetry;
+}
+
+export type AppEnv = {
+  Variables: RequestIdVariables &
+    TimingVariables & {
+      stats: RequestStats;
+      unmatched: boolean;
+    };
+};

@@ -25,8 +25,10 @@ export function createApp(deps: Deps) {
 
   // Order matters: timing wraps everything so even errors and 404s carry Server-Timing.
   app.use(requestId());
-  app.use(timing({ crossOrigin: env.TIMING_ALLOW_ORIGIN ?? false, totalDescription: "total" }));
-  app.use(requestStats({ telemetry: deps.telemetry }));
+  if (env.INSTRUMENTATION === "on") {
+    app.use(timing({ crossOrigin: env.TIMING_ALLOW_ORIGIN ?? false, totalDescription: "total" }));
+    app.use(requestStats({ telemetry: deps.telemetry }));
+  }
   app.use(secureHeaders());
   app.use(timeout(env.REQUEST_TIMEOUT_MS));
   app.use(etag());

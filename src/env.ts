@@ -49,6 +49,8 @@ export const envSchema = z.object({
   CACHE_TTL_NEGATIVE_S: int(10, 1),
   CACHE_TTL_JITTER_PCT: int(10, 0, 50),
 
+  // off: no Server-Timing, no per-request accounting or telemetry (the benchmark's baseline).
+  INSTRUMENTATION: z.enum(["on", "off"]).default("on"),
   TIMING_ALLOW_ORIGIN: z.string().optional(),
   BODY_LIMIT_BYTES: int(1024 * 1024, 1),
   REQUEST_TIMEOUT_MS: int(15_000, 1),

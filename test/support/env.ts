@@ -1,0 +1,30 @@
+import postgres from "postgres";
+import { parseEnv, type Env } from "../../src/env";
+
+// Where the tests find the real services; CI and this machine run both on 127.0.0.1.
+export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export function dbUrl(name: string): string {
+  const u = new URL(PG_ADMIN_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A fresh database of this test file's own: dropped and created anew, so files never share data. */
+export async function freshDatabase(file: string): Promise<{ name: string; url: string }> {
+  const name = `hp_test_${file.replace(/[^a-z0-9_]/gi, "_").toLowerCase()}`;
+  const admin = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.unsafe(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  return { name, url: dbUrl(name) };
+}
+
+/** Env for a test: real Postgres database + Redis under a prefix of the file's own. */
+export function testEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env {
+  return parseEnv({ NODE_ENV: "test", LOG_LEVEL: "silent", DB_SEED_DEMO: "false", ...overrides });
+}

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cacheDesc, harness, queryCount, serverTiming, type Harness } from "./support/harness";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await harness("users");
+});
+afterAll(() => h.close());
+
+describe("users", () => {
+  let id: number;
+
+  test("POST /users creates (201, Location, camelCase body)", async () => {
+    const res = await h.request("/users", { method: "POST", json: { email: "Ada@Example.com", name: "Ada", bio: "math" } });
+    expect(res.status).toBe(201);
+    const body = await res.json();
+    expect(body).toMatchObject({ email: "ada@example.com", name: "Ada", bio: "math" });
+    expect(typeof body.createdAt).toBe("string");
+    expect(typeof body.updatedAt).toBe("string");
+    expect(res.headers.get("location")).toBe(`/users/${body.id}`);
+    expect(queryCount(res)).toBe(1);
+    expect(cacheDesc(res)).toBe("evict");
+    id = body.id;
+  });
+
+  test("GET /users/:id: miss then hit, one query then none", async () => {
+    const first = await h.request(`/users/${id}`);
+    expect(first.status).toBe(200);
+    expect(cacheDesc(first)).toBe("miss");
+    expect(queryCount(first)).toBe(1);
+    const second = await h.request(`/users/${id}`);
+    expect(cacheDesc(second)).toBe("hit");
+    expect(queryCount(second)).toBe(0);
+    expect(await second.json()).toEqual(await first.json());
+    const st = serverTiming(second);
+    expect(st.total?.dur).toBeGreaterThanOrEqual(0);
+    expect(st.db?.dur).toBe(0);
+  });
+
+  test("PATCH evicts: the next read sees the write", async () => {
+    const res = await h.request(`/users/${id}`, { method: "PATCH", json: { name: "Ada L." } });
+    expect(res.status).toBe(200);
+    expect((await res.json()).name).toBe("Ada L.");
+    const read = await h.request(`/users/${id}`);
+    expect(cacheDesc(read)).toBe("miss");
+    expect((await read.json()).name).toBe("Ada L.");
+  });
+
+  test("duplicate email is 409 on create and update", async () => {
+    const dup = await h.request("/users", { method: "POST", json: { email: "ada@example.com", name: "Other" } });
+    expect(dup.status).toBe(409);
+    expect((await dup.json()).error.code).toBe("conflict");
+    const other = await (await h.request("/users", { method: "POST", json: { email: "b@example.com", name: "B" } })).json();
+    const clash = await h.request(`/users/${other.id}`, { method: "PATCH", json: { email: "ada@example.com" } });
+    expect(clash.status).toBe(409);
+  });
+
+  test("unknown user is 404 and the 404 is cached briefly, then evicted by a create", async () => {
+    const missing = await h.request("/users/999999");
+    expect(missing.status).toBe(404);
+    expect(cacheDesc(missing)).toBe("miss");
+    const again = await h.request("/users/999999");
+    expect(again.status).toBe(404);
+    expect(cacheDesc(again)).toBe("hit");
+    expect(queryCount(again)).toBe(0);
+  });
+
+  test("validation errors carry field paths", async () => {
+    const res = await h.request("/users", { method: "POST", json: { email: "nope", name: "", extra: 1 } });
+    expect(res.status).toBe(400);
+    const body = await res.json();
+    expect(body.error.code).toBe("validation_failed");
+    const paths = body.error.details.map((d: { path: string }) => d.path);
+    expect(paths).toContain("email");
+    expect(paths).toContain("name");
+    expect(body.requestId).toBe(res.headers.get("x-request-id"));
+    const empty = await h.request(`/users/${id}`, { method: "PATCH", json: {} });
+    expect(empty.status).toBe(400);
+    for (const bad of ["abc", "0", "-1", "1.5", "99999999999"]) {
+      const r = await h.request(`/users/${bad}`);
+      expect(r.status).toBe(400);
+      expect((await r.json()).error.details[0].path).toBe("id");
+    }
+  });
+});

@@ -41,6 +41,9 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     if (Date.now() - lastRedisError > 10_000) log.warn("redis error (serving from Postgres)", { err: err.message });
     lastRedisError = Date.now();
   });
+  // With the offline queue off, commands sent before "ready" fail; wait briefly for the connection
+  // (a dead Redis only delays startup by the connect timeout, then the service runs fail-open).
+  if (!(await store.ready(env.REDIS_CONNECT_TIMEOUT_MS))) log.warn("cache not reachable at startup; serving from Postgres");
   const cache = createCacheAside({
     store,
     breaker: createBreaker({ threshold: env.CACHE_BREAKER_THRESHOLD, cooldownMs: env.CACHE_BREAKER_COOLDOWN_MS }),

@@ -52,16 +52,21 @@ export function createRedisStore(opts: RedisStoreOptions): CacheStore & { client
   // made during an outage does not leave a pre-outage value cached until its TTL runs out.
   const pending = new Set<string>();
   const evictOne = (key: string) => client.hpEvict(key, `${key}:gen`, GEN_TTL_MS);
-  client.on("ready", () => {
+  // Replayed on reconnect and before the next read (a pause or timeout does not reconnect).
+  const flushPending = async () => {
     const keys = [...pending];
     pending.clear();
-    for (const key of keys) evictOne(key).catch(() => pending.add(key));
-  });
+    const results = await Promise.allSettled(keys.map(evictOne));
+    results.forEach((r, i) => r.status === "rejected" && pending.add(keys[i]!));
+    if (pending.size) throw new Error("cache eviction replay failed");
+  };
+  client.on("ready", () => void flushPending().catch(() => {}));
 
   return {
     kind: opts.clusterNodes?.length ? "redis-cluster" : "redis",
     client,
     async read(key) {
+      if (pending.size) await flushPending();
       // One round trip: the entry and its counter share a hash slot, so MGET works on a cluster.
       const [value, gen] = await client.mget(key, `${key}:gen`);
       return { value: value ?? null, gen: gen ?? "" };
@@ -79,6 +84,19 @@ export function createRedisStore(opts: RedisStoreOptions): CacheStore & { client
     },
     async ping() {
       await client.ping();
+    },
+    ready(timeoutMs) {
+      if (client.status === "ready") return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const done = (ok: boolean) => {
+          clearTimeout(timer);
+          client.off("ready", onReady);
+          resolve(ok);
+        };
+        const onReady = () => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        client.once("ready", onReady);
+      });
     },
     async close() {
       try {

@@ -12,6 +12,8 @@ export interface CacheStore {
   fill(key: string, gen: string, value: string, ttlMs: number): Promise<boolean>;
   evict(keys: string[]): Promise<void>;
   ping(): Promise<void>;
+  /** Resolves once connected, or after timeoutMs either way: a dead cache must not block startup. */
+  ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,9 @@ export function createMemoryStore(maxEntries: number): CacheStore {
       }
     },
     async ping() {},
+    async ready() {
+      return true;
+    },
     async close() {
       values.clear();
       gens.clear();

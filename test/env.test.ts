@@ -1,0 +1,27 @@
+import { expect, test } from "bun:test";
+import { parseEnv } from "../src/env";
+
+test("defaults with no env at all", () => {
+  const env = parseEnv({});
+  expect(env.PORT).toBe(3000);
+  expect(env.DATABASE_URL).toBeUndefined();
+  expect(env.REDIS_URL).toBeUndefined();
+  expect(env.CACHE_TTL_USER_S).toBe(300);
+  expect(env.CACHE_TTL_USER_STATS_S).toBe(60);
+  expect(env.CACHE_TTL_GLOBAL_STATS_S).toBe(30);
+  expect(env.DB_PREPARE).toBe(true);
+});
+
+test("every bad variable is named", () => {
+  expect(() => parseEnv({ PORT: "abc", DB_POOL_MAX: "0", REDIS_URL: "not a url" })).toThrow(/PORT[\s\S]*DB_POOL_MAX[\s\S]*REDIS_URL/);
+});
+
+test("the service exits 1 naming the variable", async () => {
+  const proc = Bun.spawn(["bun", "run", "src/index.ts"], {
+    env: { ...process.env, CACHE_TTL_USER_S: "-5", DATABASE_URL: "", REDIS_URL: "" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(await proc.exited).toBe(1);
+  expect(await new Response(proc.stderr).text()).toContain("CACHE_TTL_USER_S");
+});

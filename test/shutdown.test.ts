@@ -29,12 +29,12 @@ test("SIGTERM: stops accepting, finishes the in-flight request, closes pool and 
     conn.release();
     const res = await inflight;
     expect(res.status).toBe(200);
-    expect((await res.json()).id).toBe(1);
+    expect(((await res.json()) as { id: number }).id).toBe(1);
     expect(await svc.stop("SIGTERM")).toBe(0);
     expect(svc.output()).toContain("bye");
     // The service's connections are gone from Postgres.
-    const [{ n }] = await locker`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'hotpath'`;
-    expect(n).toBe(0);
+    const [row] = await locker<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'hotpath'`;
+    expect(row?.n).toBe(0);
   } finally {
     await locker.end();
     svc.proc.kill("SIGKILL");

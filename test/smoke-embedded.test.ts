@@ -16,11 +16,11 @@ test("no DATABASE_URL / REDIS_URL: embedded backends, demo data, Server-Timing, 
     expect(svc.output()).toContain(`curl -i ${svc.url}/users/1`);
     const first = await fetch(`${svc.url}/users/1`);
     expect(first.status).toBe(200);
-    expect((await first.json()).id).toBe(1);
+    expect(((await first.json()) as { id: number }).id).toBe(1);
     expect(first.headers.get("server-timing")).toContain('cache;dur=');
     const second = await fetch(`${svc.url}/users/1`);
     expect(second.headers.get("server-timing")).toContain('desc="hit"');
-    const list = await (await fetch(`${svc.url}/users/1/documents?limit=5`)).json();
+    const list = (await (await fetch(`${svc.url}/users/1/documents?limit=5`)).json()) as { items: unknown[] };
     expect(list.items.length).toBeGreaterThan(0);
     expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
   } finally {

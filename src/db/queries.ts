@@ -48,6 +48,12 @@ const afterCursor = sql`(${documents.createdAt}, ${documents.id}) < (${p("cursor
 const newestFirst = [desc(documents.createdAt), desc(documents.id)] as const;
 
 export function createQueries(db: Db) {
+  const perStatus = db
+    .select({ status: documents.status, n: count().as("n"), last: max(documents.createdAt).as("last") })
+    .from(documents)
+    .where(eq(documents.userId, users.id))
+    .groupBy(documents.status)
+    .as("s");
   const listBase = (where: ReturnType<typeof and>) =>
     db.select(listColumns).from(documents).where(where).orderBy(...newestFirst).limit(p("limit"));
   const byUser = eq(documents.userId, p("userId"));
@@ -69,14 +75,14 @@ export function createQueries(db: Db) {
       .where(eq(documents.id, p("id")))
       .prepare("hp_doc_with_author"),
 
-    // One query for existence + counts by status + last activity; the documents side is an Index
-    // Only Scan of documents_user_status_created_idx (status, created_at and id are all in it).
+    // One query for existence + counts by status + last activity. The LATERAL groups one user's
+    // rows by status in index order: an Index Only Scan of documents_user_status_created_idx
+    // with no Sort (a plain LEFT JOIN … GROUP BY users.id, status sorts every row of the user).
     userStats: db
-      .select({ userId: users.id, status: documents.status, n: count(documents.id), last: max(documents.createdAt) })
+      .select({ userId: users.id, status: perStatus.status, n: perStatus.n, last: perStatus.last })
       .from(users)
-      .leftJoin(documents, eq(documents.userId, users.id))
+      .leftJoinLateral(perStatus, sql`true`)
       .where(eq(users.id, p("userId")))
-      .groupBy(users.id, documents.status)
       .prepare("hp_user_stats"),
 
     flagsAll: db.select(flagColumns).from(featureFlags).orderBy(asc(featureFlags.key)).prepare("hp_flags_all"),

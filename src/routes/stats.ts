@@ -9,7 +9,7 @@ import { validate } from "../lib/validate";
 import type { AppEnv, Deps } from "../types";
 
 const zeroCounts = () => Object.fromEntries(documentStatus.enumValues.map((s) => [s, 0])) as Record<DocumentStatus, number>;
-const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string | number | Date).toISOString());
 
 /** GET /users/:id/stats (cached CACHE_TTL_USER_STATS_S, evicted on the user's document writes), GET /stats. */
 export function statsRouter({ database, queries, cache, keys, env }: Deps) {
@@ -17,12 +17,14 @@ export function statsRouter({ database, queries, cache, keys, env }: Deps) {
     const rows = await queries.userStats.execute({ userId });
     if (rows.length === 0) return null;
     const byStatus = zeroCounts();
-    let last: Date | null = null;
+    let last: string | null = null;
     for (const r of rows) {
       if (r.status) byStatus[r.status] = Number(r.n);
-      if (r.last && (!last || r.last > last)) last = r.last;
+      const at = iso(r.last);
+      if (at && (!last || at > last)) last = at;
     }
     const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+    // lastActivityAt: when the user's newest document was created (null without documents).
     return { userId, documents: { total, byStatus }, lastActivityAt: last };
   };
 

@@ -12,6 +12,8 @@ export type Db = ReturnType<typeof drizzlePg<typeof schema>>;
 export interface Database {
   db: Db;
   kind: "postgres" | "pglite";
+  /** Connection string (postgres only), for side connections such as the migration lock. */
+  url?: string;
   gauge: PoolGauge;
   poolMax: number;
   /** Postgres round trip; throws when unreachable. */
@@ -50,6 +52,7 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
     return {
       db,
       kind: "postgres",
+      url: env.DATABASE_URL,
       gauge,
       poolMax: env.DB_POOL_MAX,
       ping: async () => void (await db.execute(dsql`select 1`)),

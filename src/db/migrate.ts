@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
 import type { Database } from "./client";
 
 export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
@@ -11,8 +12,20 @@ export async function migrate(database: Database): Promise<void> {
     await migrateLite(database.db as never, { migrationsFolder });
     return;
   }
-  await migratePg(database.db, { migrationsFolder });
+  // Several instances starting at once must not apply the same migration twice: hold a
+  // session-level advisory lock on a side connection while drizzle migrates.
+  const lock = postgres(database.url!, { max: 1, onnotice: () => {} });
+  try {
+    await lock`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+    await migratePg(database.db, { migrationsFolder });
+  } finally {
+    await lock`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});
+    await lock.end({ timeout: 5 });
+  }
 }
+
+/** Arbitrary but fixed: "hotpath" as ASCII bytes folded into an int4. */
+const MIGRATION_LOCK_ID = 0x686f7470;
 
 // `bun run db:migrate`: apply drizzle/ to DATABASE_URL (or the embedded PGlite when unset).
 if (import.meta.main) {

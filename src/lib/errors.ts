@@ -39,8 +39,24 @@ const httpCodes: Record<number, string> = {
   504: "timeout",
 };
 
+/** Driver errors that mean "Postgres is unreachable": the client may retry, it is not a bug. */
+const CONNECTION_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "57P01", // admin shutdown
+  "57P03", // cannot connect now (starting up)
+]);
+
 /** Postgres errors that are the caller's fault, by SQLSTATE; anything else is ours (500). */
 function fromPostgres(err: { code?: string; constraint_name?: string; constraint?: string }): ApiError | undefined {
+  if (err.code && CONNECTION_ERRORS.has(err.code)) {
+    return new ApiError(503, "unavailable", "the database is unreachable; try again");
+  }
   switch (err.code) {
     case "23505":
       return new ApiError(409, "conflict", "a resource with this unique value already exists");
@@ -48,6 +64,9 @@ function fromPostgres(err: { code?: string; constraint_name?: string; constraint
     case "22003":
     case "22007":
     case "22008":
+    case "22009": // time zone displacement out of range (e.g. a year JS prints as "+275760")
+    case "22021": // character not in repertoire: a NUL (\u0000) in a text value
+    case "22P05": // untranslatable character: "\u0000" inside a jsonb value
       return new ApiError(400, "bad_request", "a value is out of range or malformed");
     case "57014":
       return new ApiError(503, "timeout", "the database took too long to answer; try again");

@@ -1,5 +1,17 @@
 import { z } from "zod";
 
-/** Path ids: positive int4 (the column type), so "abc", "0" and "1e99" are 400s, not 500s. */
-export const id = z.coerce.number().int().min(1).max(2 ** 31 - 1);
-export const idParam = z.object({ id });
+const INT4_MAX = 2 ** 31 - 1;
+
+/** An id in a JSON body: a positive int4 (the column type), as a JSON number. */
+export const id = z.number().int().min(1).max(INT4_MAX);
+
+/**
+ * An id in a path: plain decimal digits only, so "abc", "0", "-1", "1e3", "0x10" and "1.5" are
+ * 400s rather than silently read as some other number, and an id past int4 never reaches Postgres.
+ */
+export const pathId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}$/, "must be a positive integer")
+  .transform(Number)
+  .pipe(z.number().max(INT4_MAX, `must be at most ${INT4_MAX}`));
+export const idParam = z.object({ id: pathId });

@@ -16,7 +16,11 @@ const putFlag = z
     description: z.string().max(1000).nullable().optional(),
   })
   .strict()
-  .refine((v) => JSON.stringify(v.value ?? null).length <= 64 * 1024, { message: "value must serialize to at most 64 KB", path: ["value"] });
+  // Bytes (UTF-8), not UTF-16 code units: "é".repeat(40_000) is 80 KB on the wire and in jsonb.
+  .refine((v) => Buffer.byteLength(JSON.stringify(v.value ?? null), "utf8") <= 64 * 1024, {
+    message: "value must serialize to at most 64 KB (UTF-8)",
+    path: ["value"],
+  });
 
 /** Feature flags / configuration: read on nearly every request by clients, written rarely. */
 export function flagsRouter({ database, queries, cache, keys, env }: Deps) {
@@ -39,15 +43,22 @@ export function flagsRouter({ database, queries, cache, keys, env }: Deps) {
       const { key } = c.req.valid("param");
       const body = c.req.valid("json");
       const values = { key, enabled: body.enabled, value: body.value ?? null, description: body.description ?? null };
-      const [flag] = await database.db
+      const [row] = await database.db
         .insert(featureFlags)
         .values(values)
         .onConflictDoUpdate({
           target: featureFlags.key,
           set: { enabled: values.enabled, value: values.value, description: values.description, updatedAt: sql`now()` },
         })
-        .returning(flagColumns);
+        // xmax = 0 only on a freshly inserted row: tells a create (201) from an update (200) in
+        // the same single statement.
+        .returning({ ...flagColumns, created: sql<boolean>`(xmax = 0)` });
       await cache.evict(keys.flag(key), keys.flags());
-      return c.json(flag!);
+      const { created, ...flag } = row!;
+      if (created) {
+        c.header("Location", `/flags/${encodeURIComponent(key)}`);
+        return c.json(flag, 201);
+      }
+      return c.json(flag);
     });
 }

@@ -2,8 +2,12 @@ import { Hono } from "hono";
 import { errorBody } from "../lib/errors";
 import type { AppEnv, Deps } from "../types";
 
-const within = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timed out")), ms))]);
+const within = <T>(p: Promise<T>, ms: number) => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error("timed out")), ms)));
+  // Clear the timer once the probe settles: otherwise every /readyz leaves one pending for `ms`.
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+};
 
 /** /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one). */
 export function healthRouter({ database, cache }: Deps) {

@@ -30,9 +30,11 @@ export function userDocumentsRouter({ queries, cache, keys, env }: Deps) {
         ? await queries.docsAfter.execute({ ...base, ...after })
         : await queries.docsFirst.execute(base);
     const items = rows.slice(0, limit);
-    if (items.length === 0 && !cursor) {
-      // An empty first page is either a user with no documents or no user at all; only here is
-      // the (cached) profile consulted, so the common path stays one query.
+    if (items.length === 0) {
+      // An empty page is either a user with no documents (or none left past the cursor) or no
+      // user at all; only here is the (cached) profile consulted, so the common path stays one
+      // query. Checked with a cursor too: a forged or foreign cursor must not turn an unknown
+      // user into a 200.
       const user = await cache.getOrLoad(keys.user(userId), env.CACHE_TTL_USER_S, async () => {
         return (await queries.userById.execute({ id: userId }))[0] ?? null;
       });

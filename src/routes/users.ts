@@ -32,8 +32,9 @@ export function usersRouter({ database, queries, cache, keys, env }: Deps) {
     .post("/", validate("json", createUser), async (c) => {
       const body = c.req.valid("json");
       const [user] = await db.insert(users).values(body).returning(userColumns);
-      // The new id may have been asked for before it existed: drop the cached 404.
-      await cache.evict(keys.user(user!.id));
+      // The new id may have been asked for before it existed: drop the cached 404s (the profile's
+      // and the stats', which GET /users/:id/stats negative-caches under its own key).
+      await cache.evict(keys.user(user!.id), keys.userStats(user!.id));
       c.header("Location", `/users/${user!.id}`);
       return c.json(user!, 201);
     })

@@ -11,6 +11,9 @@ if (env.DB_SEED_DEMO && (await seedDemoIfEmpty(services.database.db))) log.info(
 const app = createApp(services);
 
 const server = Bun.serve({ hostname: env.HOST, port: env.PORT, fetch: app.fetch });
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+
 const url = `http://${env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST}:${server.port}`;
 const pgDesc = services.database.kind === "pglite" ? `PGlite (embedded, ${env.PGLITE_DIR})` : "PostgreSQL";
 const cacheDesc = services.cache.store.kind === "memory" ? "in-process LRU (no REDIS_URL)" : services.cache.store.kind;
@@ -30,5 +33,3 @@ async function shutdown(signal: string) {
   log.info("bye");
   process.exit(0);
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -27,4 +27,4 @@ test("no DATABASE_URL / REDIS_URL: embedded backends, demo data, Server-Timing, 
     expect(await svc.stop("SIGTERM")).toBe(0);
   }
   expect(svc.output()).toContain("bye");
-}, 90_000);
+}, 120_000);

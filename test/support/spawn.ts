@@ -1,7 +1,7 @@
 import type { Subprocess } from "bun";
 
 /** Starts `bun run src/index.ts` with the given env; resolves once it logs that it listens. */
-export async function startService(env: Record<string, string>, timeoutMs = 45_000) {
+export async function startService(env: Record<string, string>, timeoutMs = 80_000) {
   const port = 30000 + Math.floor(Math.random() * 20000);
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !["DATABASE_URL", "REDIS_URL", "PORT", "LOG_LEVEL"].includes(k)),

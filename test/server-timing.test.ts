@@ -65,7 +65,12 @@ describe("Server-Timing on every response class", () => {
     const res = await h.request(`/users/${userId}`, { headers: { "If-None-Match": etag! } });
     expect(res.status).toBe(304);
     expect(await res.text()).toBe("");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    expect(res.headers.get("etag")).toBe(etag);
     expectTiming(res, "hit");
+    // Weak comparison and lists of tags match too; a stale tag gets the full body.
+    expect((await h.request(`/users/${userId}`, { headers: { "If-None-Match": `"nope", ${etag!.slice(2)}` } })).status).toBe(304);
+    expect((await h.request(`/users/${userId}`, { headers: { "If-None-Match": 'W/"stale"' } })).status).toBe(200);
     expect(queryCount(res)).toBe(0);
     // The list is not cached: the 304 still shows the one query it took.
     const list = await h.request(`/users/${userId}/documents?limit=5`);

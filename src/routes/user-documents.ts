@@ -3,6 +3,7 @@ import { z } from "zod";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { notFound } from "../lib/errors";
 import { idParam } from "../lib/params";
+import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
 import { documentStatus } from "../db/schema";
 import type { AppEnv, Deps } from "../types";
@@ -42,6 +43,6 @@ export function userDocumentsRouter({ queries, cache, keys, env }: Deps) {
     }
     const last = items.at(-1);
     const nextCursor = rows.length > limit && last ? encodeCursor(last) : null;
-    return c.json({ items, nextCursor });
+    return sendJson(c, JSON.stringify({ items, nextCursor }));
   });
 }

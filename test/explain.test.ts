@@ -11,7 +11,8 @@ let heavyUser: number;
 let cursor: { at: string; id: number };
 
 beforeAll(async () => {
-  h = await harness("explain");
+  // No statement_timeout: seeding 120 000 rows on a loaded CI box can exceed the 5 s default.
+  h = await harness("explain", { env: { DB_STATEMENT_TIMEOUT_MS: "0" } });
   await seed(h.services.database.db, { users: 2_000, documents: 120_000 });
   sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
   const [top] = await sql<{ user_id: number }[]>`
@@ -23,8 +24,8 @@ beforeAll(async () => {
   cursor = { at: mid!.created_at.toISOString(), id: mid!.id };
 }, 120_000);
 afterAll(async () => {
-  await sql.end();
-  await h.close();
+  await sql?.end();
+  await h?.close();
 });
 
 interface PlanNode {

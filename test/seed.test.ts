@@ -6,7 +6,7 @@ import { harness, type Harness } from "./support/harness";
 
 let h: Harness;
 beforeAll(async () => {
-  h = await harness("seed");
+  h = await harness("seed", { env: { DB_STATEMENT_TIMEOUT_MS: "0" } });
 });
 afterAll(() => h.close());
 

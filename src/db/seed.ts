@@ -58,7 +58,8 @@ if (import.meta.main) {
   }
   const { env } = await import("../env");
   const { createServices } = await import("../services");
-  const services = await createServices({ ...env(), LOG_LEVEL: "warn" });
+  // Batches of 100 000 rows may take longer than the service's statement_timeout on a busy box.
+  const services = await createServices({ ...env(), LOG_LEVEL: "warn", DB_STATEMENT_TIMEOUT_MS: 0 });
   console.log(`seeding ${users} users, ${documents} documents into ${services.database.kind}`);
   await seed(services.database.db, { users, documents, progress: (l) => console.log(`  ${l}`) });
   await services.close();

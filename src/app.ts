@@ -1,17 +1,20 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { etag } from "hono/etag";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { timeout } from "hono/timeout";
 import { timing } from "hono/timing";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
+import { planCapture, planRequested } from "./middleware/plan-capture";
 import { requestStats } from "./middleware/request-stats";
 import { requireJson } from "./middleware/require-json";
+import { createObservability } from "./obs";
+import { debugRouter } from "./routes/debug";
 import { documentsRouter } from "./routes/documents";
 import { flagsRouter } from "./routes/flags";
 import { healthRouter } from "./routes/health";
+import { metricsRouter } from "./routes/metrics";
 import { statsRouter } from "./routes/stats";
 import { userDocumentsRouter } from "./routes/user-documents";
 import { usersRouter } from "./routes/users";
@@ -20,18 +23,20 @@ import type { AppEnv, Deps } from "./types";
 /** Builds the app from its dependencies; index.ts only serves it, tests call app.request(). */
 export function createApp(deps: Deps) {
   const { env } = deps;
-  const log = logger(env.LOG_LEVEL);
+  const log = logger(env.LOG_LEVEL, deps.logWrite);
   const app = new Hono<AppEnv>();
+  // Off means off: no subscribers, no registry, no /metrics or /debug (they answer 404).
+  const obs = env.INSTRUMENTATION === "on" ? createObservability(deps) : undefined;
 
   // Order matters: timing wraps everything so even errors and 404s carry Server-Timing.
   app.use(requestId());
-  if (env.INSTRUMENTATION === "on") {
+  if (obs) {
     app.use(timing({ crossOrigin: env.TIMING_ALLOW_ORIGIN ?? false, totalDescription: "total" }));
-    app.use(requestStats({ telemetry: deps.telemetry }));
+    app.use(requestStats({ telemetry: deps.telemetry, capture: planRequested(env.DEBUG_TOKEN) }));
+    if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
   }
   app.use(secureHeaders());
   app.use(timeout(env.REQUEST_TIMEOUT_MS));
-  app.use(etag());
   app.use(
     bodyLimit({
       maxSize: env.BODY_LIMIT_BYTES,
@@ -48,6 +53,10 @@ export function createApp(deps: Deps) {
   app.route("/documents", documentsRouter(deps));
   app.route("/flags", flagsRouter(deps));
   app.route("/", statsRouter(deps));
+  if (obs) {
+    app.route("/", metricsRouter(obs, env.METRICS_TOKEN));
+    app.route("/debug", debugRouter(obs, env.DEBUG_TOKEN));
+  }
 
   app.notFound(notFoundHandler);
   app.onError(createErrorHandler((err, c) => log.error("request failed", { requestId: c.get("requestId"), err })));

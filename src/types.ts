@@ -16,6 +16,8 @@ export interface Deps {
   cache: CacheAside;
   keys: CacheKeys;
   telemetry: Telemetry;
+  /** Where log lines go (default stdout); tests pass a collector. */
+  logWrite?: (line: string) => void;
 }
 
 export type AppEnv = {

@@ -1,0 +1,54 @@
+import { statementNames } from "../db/hot-queries";
+import { logger } from "../lib/log";
+import type { Deps } from "../types";
+import type { RequestEvent } from "./events";
+import { createMetrics } from "./metrics";
+import { fingerprinter } from "./normalize";
+import { createQueryWatch } from "./query-watch";
+import { requestLogger } from "./request-log";
+import { createRouteTable } from "./route-table";
+
+// One measurement, many views: the driver wrapper, the cache and requestStats emit on the app's
+// telemetry; the latency table, Prometheus, the slow-query watch and the request log only
+// subscribe. Nothing here times anything itself.
+
+/** Scrapes and debug calls are not the service's traffic; plan captures run EXPLAINs inside. */
+const selfObserved = (e: RequestEvent) =>
+  e.route === "/metrics" || e.route.startsWith("/debug/") || e.stats.captureStatements;
+
+export function createObservability(deps: Deps) {
+  const { env, telemetry, database, queries } = deps;
+  const log = logger(env.LOG_LEVEL, deps.logWrite);
+  const metrics = createMetrics(database);
+  const routes = createRouteTable();
+  const fingerprint = fingerprinter(statementNames(queries));
+  const watch = createQueryWatch({ slowMs: env.SLOW_QUERY_MS, log, onRepeat: metrics.onRepeat });
+  const requestLine = requestLogger(env.LOG_LEVEL, deps.logWrite);
+
+  const unsubscribe = [
+    telemetry.query.on((e) => {
+      const fp = fingerprint(e.sql);
+      metrics.onQuery(fp.label, e.durMs, e.error !== undefined);
+      watch.onQuery(e, fp);
+    }),
+    telemetry.cache.on(metrics.onCache),
+    telemetry.request.on((e) => {
+      if (!selfObserved(e)) {
+        routes.record(e);
+        metrics.onRequest(e);
+      }
+      watch.onRequest(e);
+      requestLine?.(e);
+    }),
+  ];
+
+  return {
+    registry: metrics.registry,
+    routes,
+    close(): void {
+      for (const off of unsubscribe) off();
+    },
+  };
+}
+
+export type Observability = ReturnType<typeof createObservability>;

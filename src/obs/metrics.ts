@@ -1,0 +1,124 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Database } from "../db/client";
+import type { CacheEvent, RequestEvent } from "./events";
+import { FastHistogram } from "./fast-histogram";
+import { registerProcessMetrics } from "./process-metrics";
+
+// prom-client's default HTTP buckets start at 5 ms, where every cache hit (~0.1-0.5 ms) and most
+// index lookups would land in the first bucket. These start at 100 µs (50 µs for queries).
+export const HTTP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const DB_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+/** A client can send any method token; labels (and table rows) must stay a bounded set. */
+export const methodLabel = (m: string) => (METHODS.has(m) ? m : "OTHER");
+
+interface Observer {
+  observe(v: number): void;
+}
+
+/**
+ * Children per label tuple in nested Maps: method and route are the same string objects on every
+ * request (their hash is cached) and status is a number, so no key string is built per request.
+ */
+function nested<K1, K2, K3, T>(make: (a: K1, b: K2, c: K3) => T) {
+  const top = new Map<K1, Map<K2, Map<K3, T>>>();
+  return (a: K1, b: K2, c: K3): T => {
+    let m2 = top.get(a);
+    if (!m2) top.set(a, (m2 = new Map()));
+    let m3 = m2.get(b);
+    if (!m3) m2.set(b, (m3 = new Map()));
+    let child = m3.get(c);
+    if (!child) m3.set(c, (child = make(a, b, c)));
+    return child;
+  };
+}
+
+/** One registry per app (never prom-client's global one), so two apps in a process never mix. */
+export function createMetrics(database: Pick<Database, "gauge" | "poolMax">) {
+  const registry = new Registry();
+  const registers = [registry];
+
+  // Observed on every request: the lean collector (see fast-histogram.ts), same exposition.
+  const http = new FastHistogram(
+    "http_server_request_duration_seconds",
+    "Duration of HTTP server requests, by route template.",
+    HTTP_BUCKETS,
+    registry,
+  );
+  const db = new Histogram({
+    name: "db_query_duration_seconds",
+    help: "Database statement duration measured at the driver, by prepared statement name or statement kind.",
+    labelNames: ["statement"],
+    buckets: DB_BUCKETS,
+    registers,
+  });
+  const dbErrors = new Counter({ name: "db_query_errors_total", help: "Statements that failed.", labelNames: ["statement"], registers });
+  // Counted in plain numbers on the hot path and handed to prom-client at scrape time.
+  const cacheCounts: { op: string; result: string; n: number }[] = [];
+  new Counter({
+    name: "cache_operations_total",
+    help: "Cache operations by outcome (get: hit|miss|error|bypass; set: miss|error; del: evict|error|bypass).",
+    labelNames: ["op", "result"],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of cacheCounts) this.inc({ op: c.op, result: c.result }, c.n);
+    },
+  });
+  const repeats = new Counter({
+    name: "db_repeated_statement_requests_total",
+    help: "Requests that ran one normalized statement more than 3 times (possible N+1).",
+    labelNames: ["route", "statement"],
+    registers,
+  });
+  // The driver wrapper counts statements in flight; with one statement per connection at a time
+  // those beyond the pool size are the ones queued for a connection.
+  new Gauge({
+    name: "db_pool_connections_in_use",
+    help: "Pool connections running a statement.",
+    registers,
+    collect() {
+      this.set(Math.min(database.gauge.inFlight, database.poolMax));
+    },
+  });
+  new Gauge({
+    name: "db_pool_waiting",
+    help: "Statements waiting for a free pool connection.",
+    registers,
+    collect() {
+      this.set(Math.max(0, database.gauge.inFlight - database.poolMax));
+    },
+  });
+  new Gauge({ name: "db_pool_max", help: "Pool size.", registers }).set(database.poolMax);
+  registerProcessMetrics(registry);
+
+  const httpChild = nested<string, string, number, Observer>((method, route, s) =>
+    http.series({ method, route, status_code: String(s) }),
+  );
+  const dbChild = nested<string, 0, 0, Observer>((s) => db.labels(s));
+  const cacheCount = nested<string, string, 0, { op: string; result: string; n: number }>((op, result) => {
+    const c = { op, result, n: 0 };
+    cacheCounts.push(c);
+    return c;
+  });
+
+  return {
+    registry,
+    onRequest(e: RequestEvent): void {
+      httpChild(methodLabel(e.method), e.route, e.status).observe(e.totalMs / 1000);
+    },
+    onQuery(label: string, durMs: number, error: boolean): void {
+      dbChild(label, 0, 0).observe(durMs / 1000);
+      if (error) dbErrors.inc({ statement: label });
+    },
+    onRepeat(route: string, label: string): void {
+      repeats.inc({ route, statement: label });
+    },
+    onCache(e: CacheEvent): void {
+      cacheCount(e.op, e.result, 0).n++;
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -13,6 +13,8 @@ test("no DATABASE_URL / REDIS_URL: embedded backends, demo data, Server-Timing, 
   try {
     expect(svc.output()).toContain("PGlite");
     expect(svc.output()).toContain("in-process LRU");
+    // The curl hint is the line after "listening on"; it may still be in the pipe.
+    for (let i = 0; i < 40 && !svc.output().includes("try: curl"); i++) await Bun.sleep(50);
     expect(svc.output()).toContain(`curl -i ${svc.url}/users/1`);
     const first = await fetch(`${svc.url}/users/1`);
     expect(first.status).toBe(200);

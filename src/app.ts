@@ -3,7 +3,6 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { timeout } from "hono/timeout";
-import { timing } from "hono/timing";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
 import { planCapture, planRequested } from "./middleware/plan-capture";
@@ -28,11 +27,16 @@ export function createApp(deps: Deps) {
   // Off means off: no subscribers, no registry, no /metrics or /debug (they answer 404).
   const obs = env.INSTRUMENTATION === "on" ? createObservability(deps) : undefined;
 
-  // Order matters: timing wraps everything so even errors and 404s carry Server-Timing.
+  // Order matters: requestStats wraps everything below, so errors and 404s carry Server-Timing too.
   app.use(requestId());
   if (obs) {
-    app.use(timing({ crossOrigin: env.TIMING_ALLOW_ORIGIN ?? false, totalDescription: "total" }));
-    app.use(requestStats({ telemetry: deps.telemetry, capture: planRequested(env.DEBUG_TOKEN) }));
+    app.use(
+      requestStats({
+        telemetry: deps.telemetry,
+        capture: env.DEBUG_TOKEN ? planRequested(env.DEBUG_TOKEN) : undefined,
+        timingAllowOrigin: env.TIMING_ALLOW_ORIGIN,
+      }),
+    );
     if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
   }
   app.use(secureHeaders());

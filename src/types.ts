@@ -1,5 +1,4 @@
 import type { RequestIdVariables } from "hono/request-id";
-import type { TimingVariables } from "hono/timing";
 import type { CacheAside } from "./cache/cache-aside";
 import type { CacheKeys } from "./cache/keys";
 import type { Database } from "./db/client";
@@ -21,8 +20,7 @@ export interface Deps {
 }
 
 export type AppEnv = {
-  Variables: RequestIdVariables &
-    TimingVariables & {
+  Variables: RequestIdVariables & {
       stats: RequestStats;
       unmatched: boolean;
     };

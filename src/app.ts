@@ -41,7 +41,11 @@ export function createApp(deps: Deps) {
   }
   app.use(secureHeaders());
   app.use(timeout(env.REQUEST_TIMEOUT_MS));
-  app.use(
+  // Only requests that carry a body pay for the body checks; reads (the hot path) skip them.
+  const withBody = ["POST", "PUT", "PATCH"];
+  app.on(
+    withBody,
+    "*",
     bodyLimit({
       maxSize: env.BODY_LIMIT_BYTES,
       onError: () => {
@@ -49,7 +53,7 @@ export function createApp(deps: Deps) {
       },
     }),
   );
-  app.use(requireJson());
+  app.on(withBody, "*", requireJson());
 
   app.route("/", healthRouter(deps));
   app.route("/users", usersRouter(deps));

@@ -22,7 +22,8 @@ export const envSchema = z.object({
   // Postgres. Unset: embedded PGlite in-process, data under PGLITE_DIR.
   DATABASE_URL: optionalUrl,
   PGLITE_DIR: z.string().default("./.data/pglite"),
-  DB_POOL_MAX: int(4, 1, 1000),
+  // 2, not 4 or 10: see README "Performance" (pool sweep). Not 1: one slow statement would queue all.
+  DB_POOL_MAX: int(2, 1, 1000),
   DB_IDLE_TIMEOUT_S: int(30, 0),
   DB_MAX_LIFETIME_S: int(1800, 0),
   DB_CONNECT_TIMEOUT_S: int(5, 1),

@@ -1,0 +1,109 @@
+import type { Options } from "./config";
+import type { Plan } from "./explain";
+import { POOL_ENDPOINTS, type Cells } from "./scenarios";
+import { pairedRatio, summarize, type Spread, type Summary } from "./stats";
+import { ENDPOINTS } from "./zipf";
+
+// Raw cells → the numbers the tables show: summaries, before/after factors, after ÷ limit ratios,
+// instrumentation cost, the pool sweep's pick, and the issue's targets (reported, never asserted).
+
+export interface Cell {
+  server: string;
+  endpoint: string;
+  windowS: number;
+  warmup: number[];
+  summary: Summary;
+}
+export interface Ratio {
+  name: string;
+  a: string;
+  b: string;
+  /** a ÷ b of requests/s, window by window. */
+  rps: Spread;
+  target?: number;
+}
+export interface Target {
+  name: string;
+  target: string;
+  value: number;
+  met: boolean;
+}
+export interface Results {
+  meta: Record<string, unknown>;
+  cells: Record<string, Cell>;
+  beforeAfter: { endpoint: string; avg: number; p99: number; rps: number; dbCpu: number }[];
+  limits: Ratio[];
+  instrumentation: Ratio[];
+  pool: { endpoints: string[]; sizes: number[]; score: Record<number, number>; recommended: number; reason: string } | null;
+  explain: Plan[];
+  targets: Target[];
+}
+
+const LIMITS: [string, string, string, number | undefined][] = [
+  ["cached profile read ÷ raw ioredis server", "after/profile", "limit-redis/profile", 0.85],
+  ["keyset list, first page ÷ raw postgres.js server", "after/first", "limit-pg/first", 0.85],
+  ["keyset list, next page ÷ raw postgres.js server", "after/next", "limit-pg/next", 0.85],
+  ["cached profile read ÷ fixed body (HTTP ceiling)", "after/profile", "limit-fixed/profile", undefined],
+  ["raw ioredis server ÷ fixed body", "limit-redis/profile", "limit-fixed/profile", undefined],
+];
+
+export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Record<string, unknown>): Results {
+  const cells: Record<string, Cell> = {};
+  for (const [key, m] of Object.entries(raw)) {
+    const [server, endpoint] = key.split("/") as [string, string];
+    cells[key] = { server, endpoint, windowS: m.windowS, warmup: m.warmup, summary: summarize(m.samples) };
+  }
+  const ratio = (name: string, a: string, b: string, target?: number): Ratio[] =>
+    raw[a] && raw[b] ? [{ name, a, b, rps: pairedRatio(raw[a].samples, raw[b].samples, (s) => s.rps), target }] : [];
+
+  const beforeAfter = ENDPOINTS.filter((e) => cells[`before/${e}`] && cells[`after/${e}`]).map((e) => {
+    const b = cells[`before/${e}`]!.summary;
+    const a = cells[`after/${e}`]!.summary;
+    return {
+      endpoint: e,
+      avg: b.avgMs.median / a.avgMs.median,
+      p99: b.p99Ms.median / a.p99Ms.median,
+      rps: a.rps.median / b.rps.median,
+      dbCpu: b.cpuMsPerReq.postgres / a.cpuMsPerReq.postgres,
+    };
+  });
+
+  const limits = LIMITS.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
+  const instrumentation = ["profile"].flatMap((e) => ratio(`${e}: on ÷ off`, `instr-on/${e}`, `instr-off/${e}`));
+
+  let pool: Results["pool"] = null;
+  const endpoints: string[] = [...POOL_ENDPOINTS];
+  const sizes = o.profile.poolSizes.filter((n) => endpoints.every((e) => cells[`pool-${n}/${e}`]));
+  if (sizes.length) {
+    // Score = mean over the list and document endpoints of req/s relative to the best size. The
+    // default is chosen among sizes ≥ 2: one connection pipelines short queries best, but queues
+    // every query behind the slowest one (a GET /stats recompute, a write's WAL flush). Within 3 %
+    // of the best candidate the smaller pool wins (fewer Postgres backends on 2 cores).
+    const best = Object.fromEntries(endpoints.map((e) => [e, Math.max(...sizes.map((n) => cells[`pool-${n}/${e}`]!.summary.rps.median))]));
+    const score = Object.fromEntries(
+      sizes.map((n) => [n, endpoints.reduce((a, e) => a + cells[`pool-${n}/${e}`]!.summary.rps.median / best[e]!, 0) / endpoints.length]),
+    );
+    const candidates = sizes.some((n) => n >= 2) ? sizes.filter((n) => n >= 2) : sizes;
+    const top = Math.max(...candidates.map((n) => score[n]!));
+    const recommended = candidates.find((n) => score[n]! >= top - 0.03)!;
+    const fastest = sizes.reduce((a, n) => (score[n]! > score[a]! ? n : a));
+    const reason =
+      `score ${score[recommended]!.toFixed(2)} (mean over the first list page and cold document reads of req/s relative to the best size)` +
+      (fastest !== recommended
+        ? `; DB_POOL_MAX=${fastest} scored ${score[fastest]!.toFixed(2)}, but ${fastest === 1 ? "a single connection queues every query behind the slowest one (a GET /stats recompute, a write's WAL flush)" : "it was within 3 % with more connections"}`
+        : "");
+    pool = { endpoints, sizes, score, recommended, reason };
+  }
+
+  const targets: Target[] = [];
+  const mixed = beforeAfter.find((r) => r.endpoint === "mixed");
+  if (mixed) {
+    targets.push({ name: "after vs before, average latency (mixed)", target: "≥ 10×", value: mixed.avg, met: mixed.avg >= 10 });
+    targets.push({ name: "after vs before, p99 (mixed)", target: "≥ 50×", value: mixed.p99, met: mixed.p99 >= 50 });
+  }
+  const indexed = explain.find((pl) => pl.label.startsWith("first page, with"));
+  if (indexed) targets.push({ name: "list query execution with the index (ms)", target: "< 1 ms", value: indexed.executionMs, met: indexed.executionMs < 1 });
+  for (const r of limits) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
+
+  return { meta, cells, beforeAfter, limits, instrumentation, pool, explain, targets };
+}

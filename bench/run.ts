@@ -1,0 +1,126 @@
+import { mkdirSync, rmSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { renderChart } from "./chart";
+import { parseOptions, ROOT, type Options } from "./config";
+import { benchDatabases } from "./cpu";
+import { ensureData, prewarm, resetWrites } from "./db";
+import { otherBenchmarks } from "./exec";
+import { explainList } from "./explain";
+import { pickGenerator, SPEC_DIR } from "./load";
+import { renderMarkdown } from "./markdown";
+import { buildResults } from "./report";
+import { DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, type Cells } from "./scenarios";
+import type { Server } from "./servers";
+import { loadWorkload } from "./workload";
+import { multiplierFor, permute } from "./zipf";
+
+// `bun run bench [--quick] [--only before,after,limits,instrumentation,pool] [--rounds N]`
+// 1. data set (bench-owned databases), 2. EXPLAIN of the list query, 3. interleaved load phases,
+// 4. bench/results/<latest|quick|partial>.{md,json,svg}. See bench/config.ts for the knobs.
+
+const t0 = performance.now();
+const opts: Options = parseOptions(Bun.argv.slice(2));
+const p = opts.profile;
+const elapsed = () => `${Math.round((performance.now() - t0) / 1000)}`.padStart(4);
+const tty = process.stdout.isTTY;
+let lastLine = "";
+const say = (s: string) => {
+  const line = `[${elapsed()} s] ${s}`;
+  if (tty) process.stdout.write(`\r\x1b[2K${line.slice(0, (process.stdout.columns || 120) - 1)}`);
+  else if (s !== lastLine) console.log(line);
+  lastLine = s;
+};
+const done = (s: string) => {
+  if (tty) process.stdout.write("\r\x1b[2K");
+  console.log(`[${elapsed()} s] ${s}`);
+};
+
+const gen = pickGenerator(opts.generator);
+const concurrent = new Set(otherBenchmarks());
+const warnConcurrent = () => {
+  for (const c of otherBenchmarks()) concurrent.add(c);
+  if (concurrent.size) done(`warning: other benchmarks ran alongside this one, numbers are skewed:\n  ${[...concurrent].join("\n  ")}`);
+};
+done(`hotpath bench (${p.name}): ${[...opts.only].join(", ")}; ${opts.rounds} round(s); generator ${gen}`);
+const data = await ensureData(p, say);
+benchDatabases.push(p.db, p.naiveDb);
+done(`data: ${p.users} users, ${p.documents} documents in ${p.db} / ${p.naiveDb}${data.seeded ? " (seeded)" : ""}${data.copied ? " (naive copy made)" : ""}`);
+const prefixes = [p.redisPrefix, ...p.poolSizes.map((n) => poolPrefix(opts, n))];
+for (const prefix of prefixes) await flushPrefix(prefix);
+const workload = await loadWorkload(p);
+say("prewarming the tables");
+await prewarm(p.db);
+await prewarm(p.naiveDb);
+const hottest = permute(1, p.users, multiplierFor(p.users));
+const deepest = workload.deepUsers[permute(1, workload.deepUsers.length, multiplierFor(workload.deepUsers.length)) - 1]!;
+say("EXPLAIN ANALYZE of the list query");
+const plans = await explainList(p, workload, hottest, deepest);
+
+const cells: Cells = {};
+const servers: Server[] = [];
+const stopAll = async () => {
+  for (const s of servers.splice(0)) await s.stop();
+};
+const onSignal = async () => {
+  await stopAll();
+  process.exit(130);
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+try {
+  for (let round = 1; round <= opts.rounds; round++) {
+    const r = opts.rounds > 1 ? `round ${round}/${opts.rounds} · ` : "";
+    if (opts.only.has("before") || opts.only.has("after") || opts.only.has("limits")) {
+      await mainPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await stopAll();
+    }
+    for (const c of otherBenchmarks()) concurrent.add(c);
+    if (opts.only.has("instrumentation")) {
+      await instrumentationPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await stopAll();
+    }
+    if (opts.only.has("pool")) {
+      await poolPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await stopAll();
+    }
+  }
+} finally {
+  await stopAll();
+  await resetWrites(p.db, p);
+  await resetWrites(p.naiveDb, p);
+  for (const prefix of prefixes) await flushPrefix(prefix);
+  rmSync(SPEC_DIR, { recursive: true, force: true });
+}
+
+warnConcurrent();
+const pg = await Bun.$`psql --version`.nothrow().quiet().text();
+const commit = await Bun.$`git -C ${ROOT} rev-parse --short HEAD`.nothrow().quiet().text();
+const results = buildResults(opts, cells, plans, {
+  command: `bun run bench${Bun.argv.slice(2).length ? ` ${Bun.argv.slice(2).join(" ")}` : ""}`,
+  profile: p.name,
+  date: new Date().toISOString(),
+  durationS: Math.round((performance.now() - t0) / 1000),
+  machine: `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Bun ${Bun.version}, ${pg.trim().replace(/^psql \(PostgreSQL\) /, "PostgreSQL ") || "PostgreSQL"}`,
+  commit: commit.trim(),
+  generator: gen,
+  connections: p.connections,
+  windows: p.windows * opts.rounds,
+  windowS: p.windowS,
+  rounds: opts.rounds,
+  users: p.users,
+  documents: p.documents,
+  defaultPool: DEFAULT_POOL,
+  nextPage: p.nextPage,
+  pageSize: p.pageSize,
+  chart: `${p.results}.svg`,
+  concurrentBenchmarks: [...concurrent],
+});
+mkdirSync(`${ROOT}/bench/results`, { recursive: true });
+const base = `${ROOT}/bench/results/${p.results}`;
+const md = renderMarkdown(results);
+await Bun.write(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
+await Bun.write(`${base}.md`, md);
+await Bun.write(`${base}.svg`, renderChart(results) + "\n");
+done(`done in ${results.meta.durationS} s → bench/results/${p.results}.{md,json,svg}`);
+console.log(`\n${md}`);
+process.exit(0);

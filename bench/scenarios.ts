@@ -1,0 +1,140 @@
+import Redis from "ioredis";
+import { parseEnv } from "../src/env";
+import { dbUrl, REDIS_URL, type Options } from "./config";
+import { settleNaive } from "./db";
+import { interleave, type Measured, type Participant } from "./interleave";
+import { writeSpec, type Generator } from "./load";
+import { startServer, type Server } from "./servers";
+import { specFor, type Workload } from "./workload";
+import { ENDPOINTS, type Endpoint } from "./zipf";
+
+// What runs against what. Cells are keyed "<server>/<endpoint>"; rounds append samples.
+export type Cells = Record<string, Measured>;
+
+/** The service's own default pool size (src/env.ts): the "after" and the postgres.js limit server use it. */
+export const DEFAULT_POOL = parseEnv({}).DB_POOL_MAX;
+
+export async function flushPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export function serviceEnv(o: Options, extra: Record<string, string> = {}): Record<string, string> {
+  const p = o.profile;
+  return {
+    DATABASE_URL: dbUrl(p.db),
+    REDIS_URL,
+    REDIS_KEY_PREFIX: p.redisPrefix,
+    LOG_LEVEL: "warn",
+    NODE_ENV: "production",
+    DB_SEED_DEMO: "false",
+    DB_POOL_MAX: String(DEFAULT_POOL),
+    // Interleaved windows leave a server idle for up to ~30 s; steady production traffic would
+    // not let its pool's connections idle out, so neither may the benchmark's pauses.
+    DB_IDLE_TIMEOUT_S: "600",
+    ...extra,
+  };
+}
+
+const service = (o: Options, name: string, extra: Record<string, string> = {}) =>
+  startServer(name, ["bun", "run", "src/index.ts"], serviceEnv(o, extra), "/readyz");
+
+type Say = (s: string) => void;
+
+async function merge(cells: Cells, endpoint: string, got: Record<string, Measured>) {
+  for (const [key, m] of Object.entries(got)) {
+    const cell = (cells[`${key}/${endpoint}`] ??= { warmup: [], windowS: m.windowS, samples: [] });
+    cell.warmup.push(...m.warmup);
+    cell.samples.push(...m.samples);
+  }
+}
+
+/** before vs after (all endpoints) and after vs the limit servers, interleaved per endpoint. */
+export async function mainPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+  const p = o.profile;
+  const withBefore = o.only.has("before");
+  const withLimits = o.only.has("limits");
+  const start = async (name: string, cmd: string[], env: Record<string, string>, ready = "/healthz") => {
+    const s = await startServer(name, cmd, env, ready);
+    servers.push(s);
+    return s;
+  };
+  say("starting servers");
+  const after = await service(o, "after");
+  servers.push(after);
+  const naive = withBefore ? await start("before", ["bun", "run", "bench/naive/server.ts"], { DATABASE_URL: dbUrl(p.naiveDb) }) : undefined;
+  const limitEnv = serviceEnv(o);
+  const redis = withLimits ? await start("limit-redis", ["bun", "run", "bench/limits/redis.ts"], limitEnv) : undefined;
+  const pg = withLimits ? await start("limit-pg", ["bun", "run", "bench/limits/postgres.ts"], limitEnv) : undefined;
+  const fixed = withLimits ? await start("limit-fixed", ["bun", "run", "bench/limits/fixed.ts"], {}) : undefined;
+  for (const e of ENDPOINTS) {
+    const part = async (key: string, server: Server, kind: Endpoint | "fixed", target: "naive" | "keyset"): Promise<Participant> => ({
+      key,
+      server,
+      specBase: await writeSpec(`${key}-${e}`, specFor(p, w, kind, target)),
+      ...(target === "naive" ? { settle: () => settleNaive(p.naiveDb, server.url), slow: true } : {}),
+    });
+    const parts = [await part("after", after, e, "keyset")];
+    if (redis && fixed && e === "profile") parts.push(await part("limit-redis", redis, e, "keyset"), await part("limit-fixed", fixed, "fixed", "keyset"));
+    if (pg && (e === "first" || e === "next")) parts.push(await part("limit-pg", pg, e, "keyset"));
+    if (naive) parts.push(await part("before", naive, e, "naive"));
+    await merge(cells, e, await interleave(gen, p, parts, p.windows, (s) => say(`${e} · ${s}`)));
+  }
+}
+
+/** Server-Timing + metrics on (production default) vs INSTRUMENTATION=off, same endpoints, interleaved. */
+export async function instrumentationPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+  say("starting servers");
+  const on = await service(o, "instr-on");
+  servers.push(on);
+  const off = await service(o, "instr-off", { INSTRUMENTATION: "off" });
+  servers.push(off);
+  // The cached profile read: the least work per request, so the largest share of it is instrumentation.
+  // Two servers only, so more (cheap) windows: the difference sought is tens of µs per request.
+  for (const e of ["profile"] as const) {
+    const spec = await writeSpec(`instr-${e}`, specFor(o.profile, w, e, "keyset"));
+    const parts: Participant[] = [
+      { key: "instr-on", server: on, specBase: spec },
+      { key: "instr-off", server: off, specBase: spec },
+    ];
+    const windows = o.profile.windows + 2;
+    await merge(cells, e, await interleave(gen, o.profile, parts, windows, (s) => say(`instrumentation ${e} · ${s}`)));
+  }
+}
+
+export const POOL_ENDPOINTS = ["first", "doc-cold"] as const;
+
+export const poolPrefix = (o: Options, n: number) => `${o.profile.redisPrefix}-p${n}`;
+
+/**
+ * DB_POOL_MAX sweep on the two endpoints whose time is Postgres time: the first list page (never
+ * cached) and GET /documents/:id with uniformly random ids over all documents (cold: almost every
+ * request misses, so each one is the join query + Redis read + fill). One server per size, each
+ * with its own Redis prefix so they never share cache entries; windows rotate through the sizes.
+ */
+export async function poolPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+  const p = o.profile;
+  say("starting servers");
+  const pools: Server[] = [];
+  for (const n of p.poolSizes) {
+    await flushPrefix(poolPrefix(o, n));
+    const s = await service(o, `pool-${n}`, { DB_POOL_MAX: String(n), REDIS_KEY_PREFIX: poolPrefix(o, n) });
+    servers.push(s);
+    pools.push(s);
+  }
+  for (const e of POOL_ENDPOINTS) {
+    const spec = await writeSpec(`pool-${e}`, specFor(p, w, e === "doc-cold" ? "doc" : e, "keyset", { uniformDocs: e === "doc-cold" }));
+    const parts = pools.map((server, i): Participant => ({ key: `pool-${p.poolSizes[i]}`, server, specBase: spec }));
+    await merge(cells, e, await interleave(gen, p, parts, p.sweepWindows, (s) => say(`pool sweep ${e} · ${s}`)));
+  }
+  for (const s of pools) await s.stop();
+}

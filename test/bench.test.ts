@@ -1,0 +1,87 @@
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { ROOT } from "../bench/config";
+import type { Results } from "../bench/report";
+import { ENDPOINTS } from "../bench/zipf";
+
+// `bun run bench --quick` end to end (real Postgres + Redis, small data, ~1 min): every cell of
+// every table is present and sane. No timing is asserted beyond "the naive server is slower
+// than the service", which holds by orders of magnitude; the machine is shared and noisy.
+
+const QUICK_POOLS = [1, 4];
+const expectedCells = [
+  ...ENDPOINTS.flatMap((e) => [`before/${e}`, `after/${e}`]),
+  "limit-redis/profile",
+  "limit-fixed/profile",
+  "limit-pg/first",
+  "limit-pg/next",
+  "instr-on/profile",
+  "instr-off/profile",
+  ...QUICK_POOLS.flatMap((n) => [`pool-${n}/first`, `pool-${n}/doc-cold`]),
+];
+const finitePositive = (x: number) => Number.isFinite(x) && x > 0;
+
+test(
+  "bun run bench --quick writes complete, sane results",
+  async () => {
+    const started = Date.now();
+    const proc = Bun.spawn(["bun", "run", "bench", "--quick"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const timer = setTimeout(() => proc.kill(), 110_000);
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    clearTimeout(timer);
+    if (code !== 0) console.error(out.slice(-3000), err.slice(-3000));
+    expect(code).toBe(0);
+
+    const r = (await Bun.file(`${ROOT}/bench/results/quick.json`).json()) as Results;
+    expect(Date.parse(String(r.meta.date))).toBeGreaterThanOrEqual(started - 1000);
+    expect(r.meta.profile).toBe("quick");
+
+    for (const key of expectedCells) {
+      const cell = r.cells[key];
+      expect(cell, key).toBeDefined();
+      const s = cell!.summary;
+      expect(s.requests, key).toBeGreaterThan(0);
+      expect(s.errors, `${key} errors`).toBe(0);
+      for (const v of [s.rps.median, s.avgMs.median, s.p50Ms.median, s.p99Ms.median, s.maxMs]) expect(finitePositive(v), key).toBe(true);
+      expect(s.p50Ms.median, key).toBeLessThanOrEqual(s.maxMs);
+      for (const v of Object.values(s.cpuMsPerReq)) expect(Number.isFinite(v) && v >= 0, `${key} cpu`).toBe(true);
+      expect(s.dist.length, key).toBeGreaterThan(5);
+    }
+    // The cached endpoints report their cache outcome; the naive server has no cache.
+    for (const key of ["after/profile", "after/doc", "after/ustats", "after/gstats", "limit-redis/profile"]) {
+      const h = r.cells[key]!.summary.hitRatio;
+      expect(h !== null && h >= 0 && h <= 1, key).toBe(true);
+    }
+    expect(r.cells["before/profile"]!.summary.hitRatio).toBeNull();
+
+    // before → after: the naive server is slower on every endpoint; factors computed.
+    expect(r.beforeAfter.map((f) => f.endpoint).sort()).toEqual([...ENDPOINTS].sort());
+    for (const f of r.beforeAfter) {
+      expect(r.cells[`before/${f.endpoint}`]!.summary.avgMs.median, f.endpoint).toBeGreaterThan(r.cells[`after/${f.endpoint}`]!.summary.avgMs.median);
+      for (const v of [f.avg, f.p99, f.rps, f.dbCpu]) expect(finitePositive(v), f.endpoint).toBe(true);
+    }
+    // after ÷ limit, instrumentation on ÷ off: ratios present, finite, positive.
+    expect(r.limits.length).toBe(5);
+    expect(r.instrumentation.length).toBe(1);
+    for (const l of [...r.limits, ...r.instrumentation]) {
+      for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
+    }
+    // Pool sweep: a recommendation among the sizes tried.
+    expect(r.pool).not.toBeNull();
+    expect(QUICK_POOLS).toContain(r.pool!.recommended);
+    // EXPLAIN ANALYZE with and without the index, and the targets table.
+    expect(r.explain.length).toBe(4);
+    for (const p of r.explain) expect(finitePositive(p.executionMs), p.label).toBe(true);
+    expect(r.explain[0]!.plan).toContain("documents_user_created_idx");
+    expect(r.explain[1]!.plan).not.toContain("documents_user_created_idx");
+    expect(r.targets.length).toBeGreaterThanOrEqual(6);
+
+    const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Pool size", "EXPLAIN ANALYZE"]) {
+      expect(md).toContain(heading);
+    }
+    expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);
+    expect(await Bun.file(`${ROOT}/bench/results/quick.svg`).text()).toStartWith("<svg");
+  },
+  120_000,
+);

@@ -1,4 +1,5 @@
 import Redis from "ioredis";
+import { flushPrefix as flushKeys } from "../src/cache/flush";
 import { parseEnv } from "../src/env";
 import { dbUrl, REDIS_URL, type Options } from "./config";
 import { settleNaive } from "./db";
@@ -17,12 +18,7 @@ export const DEFAULT_POOL = parseEnv({}).DB_POOL_MAX;
 export async function flushPrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
+    await flushKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }

@@ -1,5 +1,6 @@
 import Redis from "ioredis";
 import { createApp } from "../../src/app";
+import { flushPrefix } from "../../src/cache/flush";
 import type { Env } from "../../src/env";
 import { createServices, type Services } from "../../src/services";
 import { freshDatabase, REDIS_URL, testEnv } from "./env";
@@ -62,14 +63,7 @@ export async function harness(
   };
 }
 
-export async function flushPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== "0");
-}
+export { flushPrefix };
 
 export interface TimingEntry {
   name: string;

@@ -15,3 +15,11 @@ export const pathId = z
   .transform(Number)
   .pipe(z.number().max(INT4_MAX, `must be at most ${INT4_MAX}`));
 export const idParam = z.object({ id: pathId });
+
+/** A PATCH body: any subset of the fields, nothing else, and not empty. */
+export const patchOf = <T extends z.ZodRawShape>(shape: T) =>
+  z
+    .object(shape)
+    .partial()
+    .strict()
+    .refine((v) => Object.keys(v).length > 0, { message: `give at least one of ${Object.keys(shape).join(", ")}` });

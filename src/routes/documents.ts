@@ -4,7 +4,7 @@ import { z } from "zod";
 import { documentColumns } from "../db/queries";
 import { documents, documentStatus } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
-import { idParam, id as idSchema } from "../lib/params";
+import { idParam, id as idSchema, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
 import type { AppEnv, Deps } from "../types";
@@ -16,10 +16,7 @@ const body = z.string().refine((s) => Buffer.byteLength(s, "utf8") <= MAX_BODY_B
 });
 const status = z.enum(documentStatus.enumValues);
 const createDocument = z.object({ userId: idSchema, title, body: body.optional(), status: status.optional() }).strict();
-const updateDocument = z
-  .object({ title: title.optional(), body: body.optional(), status: status.optional() })
-  .strict()
-  .refine((v) => Object.keys(v).length > 0, { message: "give at least one of title, body, status" });
+const updateDocument = patchOf({ title, body, status });
 
 export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
   const { db } = database;

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { users } from "../db/schema";
 import { notFound } from "../lib/errors";
-import { idParam } from "../lib/params";
+import { idParam, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
 import { userColumns } from "../db/queries";
@@ -13,10 +13,7 @@ const email = z.string().trim().toLowerCase().email().max(254);
 const name = z.string().trim().min(1).max(200);
 const bio = z.string().max(5000).nullable();
 const createUser = z.object({ email, name, bio: bio.optional() }).strict();
-const updateUser = z
-  .object({ email: email.optional(), name: name.optional(), bio: bio.optional() })
-  .strict()
-  .refine((v) => Object.keys(v).length > 0, { message: "give at least one of email, name, bio" });
+const updateUser = patchOf({ email, name, bio });
 
 export function usersRouter({ database, queries, cache, keys, env }: Deps) {
   const { db } = database;

@@ -225,3 +225,14 @@ describe("INSTRUMENTATION=off", () => {
     for (const res of [created, read, missing]) expect(res.headers.get("server-timing")).toBeNull();
   });
 });
+
+test("security headers for a JSON API on every response", async () => {
+  for (const res of [await h.request(`/users/${userId}`), await h.request("/nope")]) {
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("strict-transport-security")).toContain("max-age=");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(res.headers.get("cross-origin-resource-policy")).toBe("same-origin");
+    expect(res.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+    expect(res.headers.get("x-xss-protection")).toBeNull();
+  }
+});

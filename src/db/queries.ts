@@ -47,6 +47,17 @@ export const flagColumns = {
 const afterCursor = sql`(${documents.createdAt}, ${documents.id}) < (${p("cursorAt")}::timestamptz, ${p("cursorId")}::int)`;
 const newestFirst = [desc(documents.createdAt), desc(documents.id)] as const;
 
+/**
+ * GET /stats: whole-table counts in one statement (the right join keeps one row on an empty
+ * table). Deliberately not index-driven: it is why the answer is cached. Plain SQL, no params.
+ */
+export const globalStatsSql = `
+      select d.status, d.n::int as n,
+             (select count(*) from users)::int as users,
+             (select count(*) from documents where created_at > now() - interval '24 hours')::int as last24h
+      from (select status, count(*) as n from documents group by status) d
+      right join (select 1) one on true`;
+
 export function createQueries(db: Db) {
   const perStatus = db
     .select({ status: documents.status, n: count().as("n"), last: max(documents.createdAt).as("last") })

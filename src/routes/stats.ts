@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { queryRows } from "../db/client";
+import { globalStatsSql } from "../db/queries";
 import { documentStatus, type DocumentStatus } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { idParam } from "../lib/params";
@@ -30,12 +31,7 @@ export function statsRouter({ database, queries, cache, keys, env }: Deps) {
 
   // Full-table aggregates: the reason this answer is cached rather than computed per request.
   const loadGlobal = async () => {
-    const rows = await queryRows<{ status: DocumentStatus | null; n: number; users: number; last24h: number }>(database.db, sql`
-      select d.status, d.n::int as n,
-             (select count(*) from users)::int as users,
-             (select count(*) from documents where created_at > now() - interval '24 hours')::int as last24h
-      from (select status, count(*) as n from documents group by status) d
-      right join (select 1) one on true`);
+    const rows = await queryRows<{ status: DocumentStatus | null; n: number; users: number; last24h: number }>(database.db, sql.raw(globalStatsSql));
     const byStatus = zeroCounts();
     for (const r of rows) if (r.status) byStatus[r.status] = Number(r.n);
     const first = rows[0];

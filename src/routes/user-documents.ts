@@ -7,6 +7,7 @@ import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
 import { documentStatus } from "../db/schema";
 import type { AppEnv, Deps } from "../types";
+import { cachedProfile } from "./users";
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -15,7 +16,8 @@ const listQuery = z.object({
 });
 
 /** GET /users/:id/documents — newest first, keyset-paginated, list columns only. */
-export function userDocumentsRouter({ queries, cache, keys, env }: Deps) {
+export function userDocumentsRouter(deps: Deps) {
+  const { queries } = deps;
   return new Hono<AppEnv>().get("/:id/documents", validate("param", idParam), validate("query", listQuery), async (c) => {
     const { id: userId } = c.req.valid("param");
     const { limit, cursor: rawCursor, status } = c.req.valid("query");
@@ -36,10 +38,7 @@ export function userDocumentsRouter({ queries, cache, keys, env }: Deps) {
       // user at all; only here is the (cached) profile consulted, so the common path stays one
       // query. Checked with a cursor too: a forged or foreign cursor must not turn an unknown
       // user into a 200.
-      const user = await cache.getOrLoad(keys.user(userId), env.CACHE_TTL_USER_S, async () => {
-        return (await queries.userById.execute({ id: userId }))[0] ?? null;
-      });
-      if (user === null) throw notFound("user");
+      if ((await cachedProfile(deps, userId)) === null) throw notFound("user");
     }
     const last = items.at(-1);
     const nextCursor = rows.length > limit && last ? encodeCursor(last) : null;

@@ -15,14 +15,22 @@ const bio = z.string().max(5000).nullable();
 const createUser = z.object({ email, name, bio: bio.optional() }).strict();
 const updateUser = patchOf({ email, name, bio });
 
-export function usersRouter({ database, queries, cache, keys, env }: Deps) {
+/**
+ * The cached profile (JSON text, or null when there is no such user). The one filler of
+ * keys.user(id): every route that reads it goes through here, so the cached shape cannot drift.
+ */
+export function cachedProfile({ queries, cache, keys, env }: Deps, id: number): Promise<string | null> {
+  return cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, async () => (await queries.userById.execute({ id }))[0] ?? null);
+}
+
+export function usersRouter(deps: Deps) {
+  const { database, cache, keys } = deps;
   const { db } = database;
-  const loadUser = async (id: number) => (await queries.userById.execute({ id }))[0] ?? null;
 
   return new Hono<AppEnv>()
     .get("/:id", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
-      const json = await cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, () => loadUser(id));
+      const json = await cachedProfile(deps, id);
       if (json === null) throw notFound("user");
       return sendJson(c, json);
     })

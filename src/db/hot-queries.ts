@@ -2,7 +2,6 @@ import { fillPlaceholders, sql } from "drizzle-orm";
 import { queryRows, type Db } from "./client";
 import { globalStatsSql, type Queries } from "./queries";
 
-
 // The catalogue of hot queries `bun run explain` checks. The SQL is not written here: it is read
 // from the very prepared statements createQueries() builds (getQuery()), and the mapped type
 // below makes a new prepared statement without a catalogue entry a compile error. The global

@@ -90,9 +90,14 @@ describe("CORS_ORIGINS as a list", () => {
     const res = await h.request(`/users/${userId}`, { headers: { origin: DEV } });
     expect(res.status).toBe(200);
     expect(res.headers.get("access-control-allow-origin")).toBe(DEV);
-    expect(list(res.headers.get("access-control-expose-headers"))).toEqual(
-      expect.arrayContaining(["server-timing", "x-request-id", "etag", "retry-after", "location"]),
-    );
+    expect(list(res.headers.get("access-control-expose-headers"))).toEqual([
+      "server-timing",
+      "x-request-id",
+      "etag",
+      "retry-after",
+      "location",
+      "www-authenticate",
+    ]);
     expect(res.headers.get("timing-allow-origin")).toBe(DEV);
     expect(vary(res)).toContain("origin");
     expect(res.headers.get("etag")).toBeTruthy();
@@ -200,6 +205,25 @@ describe("CORS_ORIGINS=* (reads from anywhere, no writes, no credentials)", () =
     }
     const json = await h.request("/users", { method: "POST", headers: { origin: EVIL }, json: { email: "s@example.com", name: "S" } });
     expect(corsHeaders(json)).toEqual({});
+  });
+});
+
+describe("without CORS_ORIGINS (the default)", () => {
+  let off: Harness;
+  beforeAll(async () => {
+    off = await harness("cors_off");
+  });
+  afterAll(() => off?.close());
+
+  test("no CORS header, no Vary: Origin, and a preflight is a 404 like any unknown route", async () => {
+    const read = await off.request("/flags", { headers: { origin: APP } });
+    expect(read.status).toBe(200);
+    expect(corsHeaders(read)).toEqual({});
+    expect(read.headers.get("timing-allow-origin")).toBeNull();
+    expect(vary(read)).not.toContain("origin");
+    const res = await preflight(off, "/flags", APP, "GET");
+    expect(corsHeaders(res)).toEqual({});
+    await expectError(res, 404, "not_found");
   });
 });
 

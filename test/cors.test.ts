@@ -100,7 +100,12 @@ describe("CORS_ORIGINS as a list", () => {
     ]);
     expect(res.headers.get("timing-allow-origin")).toBe(DEV);
     expect(vary(res)).toContain("origin");
-    expect(res.headers.get("etag")).toBeTruthy();
+    // The browser revalidates with the exposed ETag: the 304 is readable cross-origin too.
+    const etag = res.headers.get("etag")!;
+    const notModified = await h.request(`/users/${userId}`, { headers: { origin: DEV, "if-none-match": etag } });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.get("access-control-allow-origin")).toBe(DEV);
+    expect(notModified.headers.get("timing-allow-origin")).toBe(DEV);
   });
 
   test("errors carry the CORS headers too, so a browser app can read the JSON error", async () => {

@@ -61,7 +61,8 @@ export function corsPolicy({ origins, maxAgeS }: CorsPolicyOptions): MiddlewareH
     if (preflight) return refusePreflight(c);
     await next();
     // A listed origin would have got CORS headers: caches must key this answer by Origin too.
-    c.header("Vary", "Origin", { append: true });
+    // (On c.res directly: c.header() after next() copies the whole response first.)
+    c.res.headers.append("Vary", "Origin");
   };
 }
 

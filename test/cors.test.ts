@@ -197,6 +197,7 @@ describe("CORS_ORIGINS=* (reads from anywhere, no writes, no credentials)", () =
       const res = await preflight(h, "/documents/1", EVIL, method);
       expect(res.status).toBe(204);
       expect(corsHeaders(res)).toEqual({});
+      expect(vary(res)).not.toContain("origin");
     }
   });
 

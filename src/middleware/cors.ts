@@ -46,7 +46,7 @@ export function corsPolicy({ origins, maxAgeS }: CorsPolicyOptions): MiddlewareH
       const asked = preflightMethod(c);
       if (asked !== undefined) c.set("preflight", true);
       if (READS.includes(asked ?? c.req.method)) return allowReads(c, next);
-      if (asked !== undefined) return refusePreflight(c);
+      if (asked !== undefined) return c.body(null, 204); // refused: no CORS headers
       await next();
     };
   }
@@ -58,17 +58,15 @@ export function corsPolicy({ origins, maxAgeS }: CorsPolicyOptions): MiddlewareH
     if (preflight) c.set("preflight", true);
     const origin = c.req.header("origin");
     if (origin !== undefined && listed.has(origin)) return allowListed(c, next); // adds Vary: Origin
-    if (preflight) return refusePreflight(c);
+    if (preflight) {
+      c.header("Vary", "Origin");
+      return c.body(null, 204); // refused: no CORS headers
+    }
     await next();
     // A listed origin would have got CORS headers: caches must key this answer by Origin too.
     // (On c.res directly: c.header() after next() copies the whole response first.)
     c.res.headers.append("Vary", "Origin");
   };
-}
-
-function refusePreflight(c: Context) {
-  c.header("Vary", "Origin");
-  return c.body(null, 204);
 }
 
 /**

@@ -5,6 +5,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { timeout } from "hono/timeout";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
+import { corsPolicy, timingAllowOrigin } from "./middleware/cors";
 import { planCapture, planRequested } from "./middleware/plan-capture";
 import { requestStats } from "./middleware/request-stats";
 import { requireJson } from "./middleware/require-json";
@@ -34,11 +35,14 @@ export function createApp(deps: Deps) {
       requestStats({
         telemetry: deps.telemetry,
         capture: env.DEBUG_TOKEN ? planRequested(env.DEBUG_TOKEN) : undefined,
-        timingAllowOrigin: env.TIMING_ALLOW_ORIGIN,
+        timingAllowOrigin: timingAllowOrigin(env.TIMING_ALLOW_ORIGIN, env.CORS_ORIGINS),
       }),
     );
     if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
   }
+  // Inside requestStats (preflights carry Server-Timing and are counted as "(preflight)"), before
+  // the body checks and the 404 handler (a preflight has no body and matches no route).
+  if (env.CORS_ORIGINS) app.use(corsPolicy({ origins: env.CORS_ORIGINS, maxAgeS: env.CORS_MAX_AGE_S }));
   // The headers that protect a JSON API; the document-only ones (XSS auditor, DNS prefetch,
   // IE download options, Flash policies, opener/agent-cluster isolation) only add bytes to every
   // response — and response headers were the largest cost of a cached read (see README).

@@ -14,6 +14,36 @@ const optionalUrl = z
   .pipe(z.string().url().optional())
   .optional();
 
+/** Why `entry` is not an origin as browsers send it in `Origin` (scheme://host[:port]), or undefined. */
+function notAnOrigin(entry: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return `"${entry}" is not an origin (scheme://host[:port], e.g. https://app.example.com)`;
+  }
+  if (url.origin === entry) return undefined;
+  // Matching is exact against the browser's Origin header, so a path, a trailing slash, upper
+  // case or a default port would silently never match: refuse them instead.
+  const hint = url.origin === "null" ? "" : `; did you mean ${url.origin}?`;
+  return `"${entry}" is not an origin (scheme://host[:port], no path)${hint}`;
+}
+
+// "*" (reads from anywhere) or a list of exact origins; see src/middleware/cors.ts.
+const corsOrigins = z
+  .string()
+  .transform((value, ctx): "*" | string[] => {
+    const entries = value.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    if (entries.length === 1 && entries[0] === "*") return "*";
+    if (entries.length === 0) ctx.addIssue({ code: "custom", message: "expected * or a comma-separated list of origins" });
+    for (const e of entries) {
+      const problem = e === "*" ? "* cannot be combined with origins" : notAnOrigin(e);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }
+    return entries;
+  })
+  .optional();
+
 export const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().default("0.0.0.0"),
@@ -53,6 +83,8 @@ export const envSchema = z.object({
   // off: no Server-Timing, no per-request accounting or telemetry (the benchmark's baseline).
   INSTRUMENTATION: z.enum(["on", "off"]).default("on"),
   TIMING_ALLOW_ORIGIN: z.string().optional(),
+  CORS_ORIGINS: corsOrigins,
+  CORS_MAX_AGE_S: int(600, 0, 86_400),
   BODY_LIMIT_BYTES: int(1024 * 1024, 1),
   REQUEST_TIMEOUT_MS: int(15_000, 1),
   SHUTDOWN_TIMEOUT_S: int(10, 0),

@@ -23,5 +23,7 @@ export type AppEnv = {
   Variables: RequestIdVariables & {
       stats: RequestStats;
       unmatched: boolean;
+      /** A CORS preflight answered by the cors middleware (counted as its own route). */
+      preflight: boolean;
     };
 };

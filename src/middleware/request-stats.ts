@@ -7,8 +7,8 @@ export interface RequestStatsOptions {
   telemetry: Telemetry;
   /** Keep each statement's text for this request (plan capture, N+1 detection). */
   capture?: (c: Context) => boolean;
-  /** Value of Timing-Allow-Origin, so browser code on another origin may read the entries. */
-  timingAllowOrigin?: string;
+  /** Timing-Allow-Origin for this response, so browser code on another origin may read the entries. */
+  timingAllowOrigin?: (c: Context) => string | undefined;
 }
 
 const plural = (n: number) => (n === 1 ? "1 query" : `${n} queries`);
@@ -35,9 +35,10 @@ export function requestStats(opts: RequestStatsOptions): MiddlewareHandler {
     if (stats.cacheResult) header += `,cache;dur=${stats.cacheMs.toFixed(2)};desc="${stats.cacheResult}"`;
     header += `,total;dur=${totalMs.toFixed(2)}`;
     c.res.headers.append("Server-Timing", header);
-    if (timingAllowOrigin) c.res.headers.append("Timing-Allow-Origin", timingAllowOrigin);
+    const tao = timingAllowOrigin?.(c);
+    if (tao) c.res.headers.append("Timing-Allow-Origin", tao);
     if (telemetry.request.active) {
-      stats.route = c.get("unmatched") ? "(unmatched)" : routePath(c, -1) || c.req.path;
+      stats.route = c.get("unmatched") ? "(unmatched)" : c.get("preflight") ? "(preflight)" : routePath(c, -1) || c.req.path;
       telemetry.request.emit({ method: c.req.method, route: stats.route, status: c.res.status, totalMs, stats });
     }
   };

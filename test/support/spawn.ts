@@ -1,13 +1,15 @@
 import type { Subprocess } from "bun";
 
-/** Starts `bun run src/index.ts` with the given env; resolves once it logs that it listens. */
+/**
+ * Starts `bun run src/index.ts` with the given env on a port the OS hands out; resolves once it
+ * logs that it listens (the URL is read from that line).
+ */
 export async function startService(env: Record<string, string>, timeoutMs = 80_000) {
-  const port = 30000 + Math.floor(Math.random() * 20000);
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !["DATABASE_URL", "REDIS_URL", "PORT", "LOG_LEVEL"].includes(k)),
   ) as Record<string, string>;
   const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(["bun", "run", "src/index.ts"], {
-    env: { ...clean, PORT: String(port), HOST: "127.0.0.1", ...env },
+    env: { ...clean, PORT: "0", HOST: "127.0.0.1", ...env },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -15,7 +17,8 @@ export async function startService(env: Record<string, string>, timeoutMs = 80_0
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   const deadline = Date.now() + timeoutMs;
-  while (!output.includes("listening on")) {
+  let listening: RegExpMatchArray | null = null;
+  while (!(listening = output.match(/listening on (http:\/\/[^\s"]+)/))) {
     const chunk = await Promise.race([reader.read(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => null)]);
     if (!chunk || chunk.done) {
       proc.kill();
@@ -33,7 +36,7 @@ export async function startService(env: Record<string, string>, timeoutMs = 80_0
   })();
   return {
     proc,
-    url: `http://127.0.0.1:${port}`,
+    url: listening[1]!,
     output: () => output,
     async stop(signal: NodeJS.Signals = "SIGTERM") {
       proc.kill(signal);

@@ -1,4 +1,5 @@
 import type { Subprocess } from "bun";
+import { TEST_JWT_SECRET } from "./auth";
 
 /** Starts `bun run src/index.ts` with the given env; resolves once it logs that it listens. */
 export async function startService(env: Record<string, string>, timeoutMs = 80_000) {
@@ -7,7 +8,9 @@ export async function startService(env: Record<string, string>, timeoutMs = 80_0
     Object.entries(process.env).filter(([k]) => !["DATABASE_URL", "REDIS_URL", "PORT", "LOG_LEVEL"].includes(k)),
   ) as Record<string, string>;
   const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(["bun", "run", "src/index.ts"], {
-    env: { ...clean, PORT: String(port), HOST: "127.0.0.1", ...env },
+    // The test secret unless the caller asks for the embedded default (JWT_SECRET: ""): a
+    // generated secret would otherwise land in the working tree's ./.data.
+    env: { ...clean, PORT: String(port), HOST: "127.0.0.1", JWT_SECRET: TEST_JWT_SECRET, ...env },
     stdout: "pipe",
     stderr: "pipe",
   });

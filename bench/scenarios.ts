@@ -1,6 +1,7 @@
 import Redis from "ioredis";
 import { flushPrefix as flushKeys } from "../src/cache/flush";
 import { parseEnv } from "../src/env";
+import { BENCH_JWT_SECRET } from "./auth";
 import { dbUrl, REDIS_URL, type Options } from "./config";
 import { settleNaive } from "./db";
 import { interleave, type Measured, type Participant } from "./interleave";
@@ -37,6 +38,10 @@ export function serviceEnv(o: Options, extra: Record<string, string> = {}): Reco
     // Interleaved windows leave a server idle for up to ~30 s; steady production traffic would
     // not let its pool's connections idle out, so neither may the benchmark's pauses.
     DB_IDLE_TIMEOUT_S: "600",
+    JWT_SECRET: BENCH_JWT_SECRET,
+    // One admin subject writes thousands of times a second here: the per-subject limit would
+    // answer 429 to most of it (its cost is measured on its own, see the auth cell).
+    RATE_LIMIT_WRITES: "0",
     ...extra,
   };
 }

@@ -112,6 +112,31 @@ export async function instrumentationPhase(o: Options, gen: Generator, w: Worklo
   }
 }
 
+/** What verifying a bearer token costs: a write and a cached read, auth on (the default) vs AUTH=off. */
+export const AUTH_ENDPOINTS = ["patchDoc", "profile"] as const;
+
+/**
+ * Two servers on the same data: "auth-on" verifies the HS256 token of every write and runs both
+ * abuse limits (the per-subject write limit set too high to refuse, so its Redis round trip is
+ * paid but no write is turned away); "auth-off" is AUTH=off. Both receive the same requests,
+ * token included. Reads never look at the token, so the read cell should come out at ~1.
+ */
+export async function authPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+  say("starting servers");
+  const on = await service(o, "auth-on", { RATE_LIMIT_WRITES: "1000000000" });
+  servers.push(on);
+  const off = await service(o, "auth-off", { AUTH: "off" });
+  servers.push(off);
+  for (const e of AUTH_ENDPOINTS) {
+    const spec = await writeSpec(`auth-${e}`, specFor(o.profile, w, e, "keyset"));
+    const parts: Participant[] = [
+      { key: "auth-on", server: on, specBase: spec },
+      { key: "auth-off", server: off, specBase: spec },
+    ];
+    await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows, (s) => say(`auth ${e} · ${s}`)));
+  }
+}
+
 export const POOL_ENDPOINTS = ["first", "doc-cold"] as const;
 
 export const poolPrefix = (o: Options, n: number) => `${o.profile.redisPrefix}-p${n}`;

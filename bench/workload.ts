@@ -41,7 +41,7 @@ export async function loadWorkload(p: Profile): Promise<Workload> {
   }
 }
 
-export function specFor(p: Profile, w: Workload, kind: Endpoint | "fixed", target: "naive" | "keyset", opts: { uniformDocs?: boolean } = {}): Spec {
+export function specFor(p: Profile, w: Workload, kind: Endpoint | Kind, target: "naive" | "keyset", opts: { uniformDocs?: boolean } = {}): Spec {
   return {
     kind: kind as Kind | "mixed",
     users: p.users,

@@ -10,6 +10,7 @@ const log = logger(env.LOG_LEVEL);
 const services = await createServices(env);
 if (env.DB_SEED_DEMO && (await seedDemoIfEmpty(services.database.db))) log.info("seeded a demo data set (100 users, 2000 documents)");
 const app = createApp(services);
+if (services.auth.source.kind === "off") log.warn("AUTH=off: every write is accepted without a token; trusted network only");
 
 const server = Bun.serve({ hostname: env.HOST, port: env.PORT, fetch: app.fetch });
 process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -10,7 +10,15 @@ import { startRedis } from "./support/redis-server";
 // Abuse limits on the real Redis: per-subject writes and per-address failed authentications,
 // shared by every instance on that Redis; Redis down → no limit, counted in /metrics.
 
-const limits = { RATE_LIMIT_WRITES: "3", RATE_LIMIT_WRITES_WINDOW_S: "60", RATE_LIMIT_AUTH_FAILURES: "3", RATE_LIMIT_AUTH_FAILURES_WINDOW_S: "60" };
+const limits = {
+  RATE_LIMIT_WRITES: "3",
+  RATE_LIMIT_WRITES_WINDOW_S: "60",
+  RATE_LIMIT_AUTH_FAILURES: "3",
+  RATE_LIMIT_AUTH_FAILURES_WINDOW_S: "60",
+  // A live Redis that is merely slow on this shared machine must not fail open mid-test (a 100 ms
+  // timeout could); a dead one fails at once whatever the timeout.
+  REDIS_COMMAND_TIMEOUT_MS: "5000",
+};
 const count = async (dbUrl: string) => {
   const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
   try {

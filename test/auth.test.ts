@@ -122,6 +122,12 @@ describe("401: no valid token, nothing changes", () => {
     expect(res.status).toBe(200);
   });
 
+  test("a cross-site form post is still 415 (content type checked before any token)", async () => {
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      await expectError(await h.request(`/users/${alice}`, { method: "PATCH", body: "email=attacker@example.com", headers: { "content-type": type } }), 415, "unsupported_media_type");
+    }
+  });
+
   test("GET /users/me without a token is 401; reads never need one", async () => {
     await expectError(await h.request("/users/me"), 401, "unauthorized");
     expect((await h.request(`/users/${alice}`)).status).toBe(200);

@@ -112,6 +112,8 @@ test("AUTH=off with a real database in production: starts, says so loudly, write
     expect(svc.output()).toMatch(/"level":"warn","msg":"AUTH=off: every write is accepted without a token; trusted network only"/);
     const res = await fetch(`${svc.url}/flags/open`, { method: "PUT", headers: { "content-type": "application/json" }, body: '{"enabled":true}' });
     expect(res.status).toBe(201);
+    // No caller identity to show: /users/me has no user behind AUTH=off's operator (sub 0).
+    expect((await fetch(`${svc.url}/users/me`)).status).toBe(404);
   } finally {
     expect(await svc.stop("SIGTERM")).toBe(0);
   }

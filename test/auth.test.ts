@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import postgres from "postgres";
+import { createApp } from "../src/app";
+import { createServices } from "../src/services";
 import { TEST_JWT_SECRET, tokenFor } from "./support/auth";
 import { harness, type Harness } from "./support/harness";
-import { expectError } from "./support/http";
+import { expectError, requester } from "./support/http";
 
 // Authentication (bearer JWT on every write) and authorization (owner-only) on the real Postgres
 // and Redis. Every denial is checked three ways: status + WWW-Authenticate, the one error shape,
@@ -80,6 +82,8 @@ describe("401: no valid token, nothing changes", () => {
       await expectError(res, 401, "unauthorized");
     }
     expect(await snapshot()).toEqual(before);
+    // Writes to routes that do not exist are refused the same way: the token is checked first.
+    await expectError(await h.request("/nope", { method: "DELETE" }), 401, "unauthorized");
   });
 
   const iss = "https://issuer.test";
@@ -244,5 +248,17 @@ describe("JWT_JWKS_URL: RS256 / ES256 keys fetched from a JWKS endpoint", () => 
       await expectError(res, 401, "unauthorized");
     }
     expect((await j.request("/flags/jwks2")).status).toBe(404);
+  });
+
+  test("key server unreachable: 503 unavailable (not the client's fault), nothing written", async () => {
+    const services = await createServices({ ...j.env, JWT_JWKS_URL: "http://127.0.0.1:1/jwks.json" });
+    try {
+      const request = requester(createApp(services));
+      const res = await request("/flags/jwks3", { method: "PUT", json: { enabled: true }, headers: { authorization: `Bearer ${await token("RS256", rsa.privateKey)}` } });
+      await expectError(res, 503, "unavailable");
+      expect((await j.request("/flags/jwks3")).status).toBe(404);
+    } finally {
+      await services.close();
+    }
   });
 });

@@ -1,13 +1,6 @@
 import type { Subprocess } from "bun";
 import Redis from "ioredis";
-
-/** A port the OS hands out (listen on 0, read it back, close): a random pick could be in use. */
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
+import { freePort } from "./port";
 
 /** A throwaway redis-server of the test's own, so a test can stop, pause or kill it. */
 export async function startRedis(port = freePort()) {

@@ -1,9 +1,10 @@
 import type { Subprocess } from "bun";
 import { TEST_JWT_SECRET } from "./auth";
+import { freePort } from "./port";
 
 /** Starts `bun run src/index.ts` with the given env; resolves once it logs that it listens. */
 export async function startService(env: Record<string, string>, timeoutMs = 80_000) {
-  const port = 30000 + Math.floor(Math.random() * 20000);
+  const port = freePort();
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !["DATABASE_URL", "REDIS_URL", "PORT", "LOG_LEVEL"].includes(k)),
   ) as Record<string, string>;

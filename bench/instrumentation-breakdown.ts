@@ -1,3 +1,4 @@
+import { BENCH_JWT_SECRET } from "./auth";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { createApp } from "../src/app";
@@ -23,7 +24,7 @@ await probe`select 1 from users where id = 1`.catch(() => {
 });
 await probe.end();
 
-const base = { DATABASE_URL: dbUrl, DB_SEED_DEMO: "false", LOG_LEVEL: "silent" };
+const base = { DATABASE_URL: dbUrl, DB_SEED_DEMO: "false", LOG_LEVEL: "silent", JWT_SECRET: BENCH_JWT_SECRET };
 const variants: [string, Record<string, string>][] = [
   ["off", { INSTRUMENTATION: "off" }],
   ["on", {}],

@@ -1,3 +1,4 @@
+import { BENCH_JWT_SECRET } from "./auth";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 
@@ -58,6 +59,7 @@ async function start(mode: "on" | "off") {
       INSTRUMENTATION: mode,
       LOG_LEVEL: a["log-level"],
       DEBUG_TOKEN: "bench-debug-token-0123",
+      JWT_SECRET: BENCH_JWT_SECRET,
     },
     stdout: "ignore", // the request log is written (and its cost paid), then discarded
     stderr: "inherit",

@@ -12,7 +12,7 @@ const hostHeader = `${cfg.host}:${cfg.port}`;
 const format = (r: Req) =>
   r.body === undefined
     ? `${r.method} ${r.path} HTTP/1.1\r\nHost: ${hostHeader}\r\n\r\n`
-    : `${r.method} ${r.path} HTTP/1.1\r\nHost: ${hostHeader}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`;
+    : `${r.method} ${r.path} HTTP/1.1\r\nHost: ${hostHeader}\r\nAuthorization: Bearer ${spec.token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`;
 
 let latencies = new Float64Array(1 << 16);
 let requests = 0;

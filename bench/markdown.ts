@@ -12,7 +12,11 @@ const x = (f: number) => (!Number.isFinite(f) ? "—" : f >= 100 ? `${f.toFixed(
 const range = (s: Spread, f: (n: number) => string) => `${f(s.median)} [${f(s.min)}–${f(s.max)}]`;
 const pct = (r: number | null) => (r === null ? "—" : `${(r * 100).toFixed(1)} %`);
 const cpu = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "—");
-const label = (e: string) => ENDPOINT_LABEL[e as Endpoint] ?? (e === "doc-cold" ? "GET /documents/:id (uniform ids, cold)" : e);
+const OTHER_LABEL: Record<string, string> = {
+  "doc-cold": "GET /documents/:id (uniform ids, cold)",
+  patchDoc: "PATCH /documents/:id (write)",
+};
+const label = (e: string) => ENDPOINT_LABEL[e as Endpoint] ?? OTHER_LABEL[e] ?? e;
 const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(" | ")} |`, `| ${head.map((h, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 
@@ -71,6 +75,13 @@ export function renderMarkdown(r: Results): string {
     out.push(table(["endpoint", "on req/s", "off req/s", "on ÷ off [min–max]", "avg on → off"], r.instrumentation.map((l) => [
       label(l.a.split("/")[1]!), num(c(l.a)!.rps.median), num(c(l.b)!.rps.median), range(l.rps, (v) => v.toFixed(2)),
       `${ms(c(l.a)!.avgMs.median)} → ${ms(c(l.b)!.avgMs.median)}`,
+    ])), "");
+  }
+  if (r.auth?.length) {
+    out.push("## Authentication cost: bearer JWT + limits on ÷ AUTH=off", "");
+    out.push(table(["endpoint", "on req/s", "off req/s", "on ÷ off [min–max]", "avg on → off", "server CPU/req on → off"], r.auth.map((l) => [
+      label(l.a.split("/")[1]!), num(c(l.a)!.rps.median), num(c(l.b)!.rps.median), range(l.rps, (v) => v.toFixed(2)),
+      `${ms(c(l.a)!.avgMs.median)} → ${ms(c(l.b)!.avgMs.median)}`, `${ms(c(l.a)!.cpuMsPerReq.server)} → ${ms(c(l.b)!.cpuMsPerReq.server)}`,
     ])), "");
   }
   if (r.pool) {

@@ -1,6 +1,7 @@
 import Redis from "ioredis";
 import { flushPrefix as flushKeys } from "../src/cache/flush";
 import { parseEnv } from "../src/env";
+import { BENCH_JWT_SECRET } from "./auth";
 import { dbUrl, REDIS_URL, type Options } from "./config";
 import { settleNaive } from "./db";
 import { interleave, type Measured, type Participant } from "./interleave";
@@ -37,6 +38,10 @@ export function serviceEnv(o: Options, extra: Record<string, string> = {}): Reco
     // Interleaved windows leave a server idle for up to ~30 s; steady production traffic would
     // not let its pool's connections idle out, so neither may the benchmark's pauses.
     DB_IDLE_TIMEOUT_S: "600",
+    JWT_SECRET: BENCH_JWT_SECRET,
+    // One admin subject writes thousands of times a second here: the per-subject limit would
+    // answer 429 to most of it (its cost is measured on its own, see the auth cell).
+    RATE_LIMIT_WRITES: "0",
     ...extra,
   };
 }
@@ -104,6 +109,31 @@ export async function instrumentationPhase(o: Options, gen: Generator, w: Worklo
     ];
     const windows = o.profile.windows + 2;
     await merge(cells, e, await interleave(gen, o.profile, parts, windows, (s) => say(`instrumentation ${e} · ${s}`)));
+  }
+}
+
+/** What verifying a bearer token costs: a write and a cached read, auth on (the default) vs AUTH=off. */
+export const AUTH_ENDPOINTS = ["patchDoc", "profile"] as const;
+
+/**
+ * Two servers on the same data: "auth-on" verifies the HS256 token of every write and runs both
+ * abuse limits (the per-subject write limit set too high to refuse, so its Redis round trip is
+ * paid but no write is turned away); "auth-off" is AUTH=off. Both receive the same requests,
+ * token included. Reads never look at the token, so the read cell should come out at ~1.
+ */
+export async function authPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+  say("starting servers");
+  const on = await service(o, "auth-on", { RATE_LIMIT_WRITES: "1000000000" });
+  servers.push(on);
+  const off = await service(o, "auth-off", { AUTH: "off" });
+  servers.push(off);
+  for (const e of AUTH_ENDPOINTS) {
+    const spec = await writeSpec(`auth-${e}`, specFor(o.profile, w, e, "keyset"));
+    const parts: Participant[] = [
+      { key: "auth-on", server: on, specBase: spec },
+      { key: "auth-off", server: off, specBase: spec },
+    ];
+    await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows, (s) => say(`auth ${e} · ${s}`)));
   }
 }
 

@@ -2,6 +2,7 @@ import postgres from "postgres";
 import { encodeCursor } from "../src/lib/cursor";
 import { dbUrl, type Profile } from "./config";
 import { encodeOffset } from "./naive/queries";
+import { BENCH_TOKEN } from "./auth";
 import { multiplierFor, type Endpoint, type Kind, type Spec } from "./zipf";
 
 // The workload's fixed inputs, computed once per run from the data set:
@@ -40,7 +41,7 @@ export async function loadWorkload(p: Profile): Promise<Workload> {
   }
 }
 
-export function specFor(p: Profile, w: Workload, kind: Endpoint | "fixed", target: "naive" | "keyset", opts: { uniformDocs?: boolean } = {}): Spec {
+export function specFor(p: Profile, w: Workload, kind: Endpoint | Kind, target: "naive" | "keyset", opts: { uniformDocs?: boolean } = {}): Spec {
   return {
     kind: kind as Kind | "mixed",
     users: p.users,
@@ -53,5 +54,6 @@ export function specFor(p: Profile, w: Workload, kind: Endpoint | "fixed", targe
     pageSize: p.pageSize,
     uniformDocs: opts.uniformDocs ?? false,
     nonce: Math.random().toString(36).slice(2, 10),
+    token: BENCH_TOKEN,
   };
 }

@@ -58,11 +58,14 @@ export interface Spec {
   /** Document ids uniform instead of Zipf (the pool sweep's cold document reads). */
   uniformDocs: boolean;
   nonce: string;
+  /** Bearer token sent with every write (the service requires one). */
+  token: string;
 }
 
 export interface Req {
   method: "GET" | "POST" | "PATCH";
   path: string;
+  /** Writes only; sent with `Authorization: Bearer <spec.token>`. */
   body?: string;
 }
 

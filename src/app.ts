@@ -5,6 +5,8 @@ import { secureHeaders } from "hono/secure-headers";
 import { timeout } from "hono/timeout";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
+import { authenticate, limitWrites } from "./middleware/authenticate";
+import { cacheControl } from "./middleware/cache-control";
 import { corsPolicy, timingAllowOrigin } from "./middleware/cors";
 import { planCapture, planRequested } from "./middleware/plan-capture";
 import { requestStats } from "./middleware/request-stats";
@@ -30,6 +32,7 @@ export function createApp(deps: Deps) {
 
   // Order matters: requestStats wraps everything below, so errors and 404s carry Server-Timing too.
   app.use(requestId());
+  app.use(cacheControl());
   if (obs) {
     app.use(
       requestStats({
@@ -70,6 +73,10 @@ export function createApp(deps: Deps) {
     }),
   );
   app.on(withBody, "*", requireJson());
+  // After the content-type check, so a cross-site form post stays a 415 before any token work.
+  // Reads never look at a token (the hot path pays nothing); GET /users/me authenticates itself.
+  const writes = [...withBody, "DELETE"];
+  app.on(writes, "*", authenticate(deps.auth), limitWrites(deps.auth));
 
   app.route("/", healthRouter(deps));
   app.route("/users", usersRouter(deps));
@@ -78,8 +85,8 @@ export function createApp(deps: Deps) {
   app.route("/flags", flagsRouter(deps));
   app.route("/", statsRouter(deps));
   if (obs) {
-    app.route("/", metricsRouter(obs, env.METRICS_TOKEN));
-    app.route("/debug", debugRouter(obs, env.DEBUG_TOKEN));
+    app.route("/", metricsRouter(obs, deps.auth, env));
+    app.route("/debug", debugRouter(obs, deps.auth, env.DEBUG_TOKEN));
   }
 
   app.notFound(notFoundHandler);

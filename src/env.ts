@@ -93,6 +93,40 @@ export const envSchema = z.object({
   SLOW_QUERY_MS: int(50, 0),
   DEBUG_TOKEN: z.string().min(16).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
+  // Unset: /metrics needs METRICS_TOKEN or an admin JWT. true: open to anyone who can reach it.
+  METRICS_PUBLIC: bool.default(false),
+
+  // Authentication (README "Authentication"). off: every write is accepted (trusted network only).
+  AUTH: z.enum(["on", "off"]).default("on"),
+  JWT_SECRET: z
+    .string()
+    .refine((s) => Buffer.byteLength(s, "utf8") >= 32, "must be at least 32 bytes (HS256 key)")
+    .optional(),
+  JWT_JWKS_URL: optionalUrl,
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_CLOCK_SKEW_S: int(30, 0, 300),
+  // Where the embedded default keeps its generated secret; default: next to PGLITE_DIR.
+  JWT_SECRET_FILE: z.string().min(1).optional(),
+
+  // Abuse limits (README "Limits"); 0 turns a limit off.
+  RATE_LIMIT_WRITES: int(120, 0),
+  RATE_LIMIT_WRITES_WINDOW_S: int(60, 1),
+  RATE_LIMIT_AUTH_FAILURES: int(20, 0),
+  RATE_LIMIT_AUTH_FAILURES_WINDOW_S: int(300, 1),
+}).superRefine((e, ctx) => {
+  if (e.JWT_SECRET && e.JWT_JWKS_URL) {
+    ctx.addIssue({ code: "custom", path: ["JWT_JWKS_URL"], message: "set JWT_SECRET or JWT_JWKS_URL, not both" });
+  }
+  // A real database in production with no key would mean either open writes or a secret nobody
+  // can mint tokens for: refuse, unless the operator says AUTH=off on purpose.
+  if (e.NODE_ENV === "production" && e.DATABASE_URL && e.AUTH === "on" && !e.JWT_SECRET && !e.JWT_JWKS_URL) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["JWT_SECRET"],
+      message: "required with DATABASE_URL in production (or JWT_JWKS_URL; AUTH=off only on a trusted network)",
+    });
+  }
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -3,12 +3,14 @@ import { seedDemoIfEmpty } from "./db/seed";
 import { env as loadEnv } from "./env";
 import { logger } from "./lib/log";
 import { createServices } from "./services";
+import { startupTokens } from "./auth/startup";
 
 const env = loadEnv();
 const log = logger(env.LOG_LEVEL);
 const services = await createServices(env);
 if (env.DB_SEED_DEMO && (await seedDemoIfEmpty(services.database.db))) log.info("seeded a demo data set (100 users, 2000 documents)");
 const app = createApp(services);
+if (services.auth.source.kind === "off") log.warn("AUTH=off: every write is accepted without a token; trusted network only");
 
 const server = Bun.serve({ hostname: env.HOST, port: env.PORT, fetch: app.fetch });
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
@@ -18,7 +20,10 @@ const url = `http://${env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST}:${server.
 const pgDesc = services.database.kind === "pglite" ? `PGlite (embedded, ${env.PGLITE_DIR})` : "PostgreSQL";
 const cacheDesc = services.cache.store.kind === "memory" ? "in-process LRU (no REDIS_URL)" : services.cache.store.kind;
 log.info(`hotpath listening on ${url}`, { database: pgDesc, cache: cacheDesc, pool: services.database.poolMax });
-if (env.LOG_LEVEL !== "silent") console.log(`try: curl -i ${url}/users/1`);
+if (env.LOG_LEVEL !== "silent") {
+  console.log(`try: curl -i ${url}/users/1`);
+  console.log(await startupTokens(services.auth.source, env, url));
+}
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -1,3 +1,7 @@
+import { createLimits } from "./auth/limits";
+import { resolveKeySource } from "./auth/secret";
+import { createVerifier } from "./auth/verify";
+import type { Cluster, Redis } from "ioredis";
 import { createBreaker } from "./cache/breaker";
 import { createCacheAside } from "./cache/cache-aside";
 import { cacheKeys } from "./cache/keys";
@@ -15,7 +19,7 @@ export interface Services extends Deps {
   close(): Promise<void>;
 }
 
-export function createStore(env: Env, onError?: (err: Error) => void): CacheStore {
+export function createStore(env: Env, onError?: (err: Error) => void): CacheStore & { client?: Redis | Cluster } {
   const clusterNodes = env.REDIS_CLUSTER_NODES?.split(",").map((s) => s.trim()).filter(Boolean);
   if (env.REDIS_URL || clusterNodes?.length) {
     return createRedisStore({
@@ -51,13 +55,21 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     negativeTtlS: env.CACHE_TTL_NEGATIVE_S,
     jitterPct: env.CACHE_TTL_JITTER_PCT,
   });
+  const keys = cacheKeys(env.REDIS_KEY_PREFIX);
+  const source = resolveKeySource(env);
+  const auth = {
+    source,
+    verify: source.kind === "off" ? undefined : createVerifier(source, env),
+    limits: createLimits(env, keys.rateLimit, store.client),
+  };
   return {
     env,
     database,
     queries: createQueries(database.db),
     cache,
-    keys: cacheKeys(env.REDIS_KEY_PREFIX),
+    keys,
     telemetry,
+    auth,
     async close() {
       await Promise.allSettled([database.close(), store.close()]);
     },

@@ -3,6 +3,9 @@ import type { CacheAside } from "./cache/cache-aside";
 import type { CacheKeys } from "./cache/keys";
 import type { Database } from "./db/client";
 import type { Queries } from "./db/queries";
+import type { Limits } from "./auth/limits";
+import type { KeySource } from "./auth/secret";
+import type { Verify } from "./auth/verify";
 import type { Env } from "./env";
 import type { RequestStats } from "./obs/context";
 import type { Telemetry } from "./obs/events";
@@ -15,8 +18,31 @@ export interface Deps {
   cache: CacheAside;
   keys: CacheKeys;
   telemetry: Telemetry;
+  auth: Auth;
   /** Where log lines go (default stdout); tests pass a collector. */
   logWrite?: (line: string) => void;
+}
+
+/** Authentication as configured at startup (src/auth/). */
+export interface Auth {
+  source: KeySource;
+  /** undefined with AUTH=off: every write runs as TRUSTED_IDENTITY. */
+  verify?: Verify;
+  limits: Limits;
+}
+
+/**
+ * The verified caller, set as c.var.auth by the authenticate middleware (every write, GET
+ * /users/me, an admin JWT on /metrics and /debug). Reads do not look at tokens, so on a public
+ * GET it is undefined.
+ * - sub: the token's `sub`, a user id in decimal ("0" = an operator that is no user).
+ * - userId: Number(sub).
+ * - admin: the token has `role: "admin"`.
+ */
+export interface AuthIdentity {
+  sub: string;
+  userId: number;
+  admin: boolean;
 }
 
 export type AppEnv = {
@@ -25,5 +51,6 @@ export type AppEnv = {
       unmatched: boolean;
       /** A CORS preflight answered by the cors middleware (counted as its own route). */
       preflight: boolean;
+      auth?: AuthIdentity;
     };
 };

@@ -17,6 +17,10 @@ const expectedCells = [
   "limit-pg/next",
   "instr-on/profile",
   "instr-off/profile",
+  "auth-on/patchDoc",
+  "auth-off/patchDoc",
+  "auth-on/profile",
+  "auth-off/profile",
   ...QUICK_POOLS.flatMap((n) => [`pool-${n}/first`, `pool-${n}/doc-cold`]),
 ];
 const finitePositive = (x: number) => Number.isFinite(x) && x > 0;
@@ -60,10 +64,11 @@ test(
       expect(r.cells[`before/${f.endpoint}`]!.summary.avgMs.median, f.endpoint).toBeGreaterThan(r.cells[`after/${f.endpoint}`]!.summary.avgMs.median);
       for (const v of [f.avg, f.p99, f.rps, f.dbCpu]) expect(finitePositive(v), f.endpoint).toBe(true);
     }
-    // after ÷ limit, instrumentation on ÷ off: ratios present, finite, positive.
+    // after ÷ limit, instrumentation on ÷ off, auth on ÷ off: ratios present, finite, positive.
     expect(r.limits.length).toBe(5);
     expect(r.instrumentation.length).toBe(1);
-    for (const l of [...r.limits, ...r.instrumentation]) {
+    expect(r.auth.map((l) => l.a)).toEqual(["auth-on/patchDoc", "auth-on/profile"]);
+    for (const l of [...r.limits, ...r.instrumentation, ...r.auth]) {
       for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
     }
     // Pool sweep: a recommendation among the sizes tried.
@@ -77,7 +82,7 @@ test(
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
-    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Pool size", "EXPLAIN ANALYZE"]) {
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Authentication cost", "Pool size", "EXPLAIN ANALYZE"]) {
       expect(md).toContain(heading);
     }
     expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);

@@ -134,7 +134,7 @@ test("a listed origin reads JSON, PATCHes with a bearer token after a preflight,
       const timing = entries.map((e) => e.serverTiming.map(({ name, duration, description }) => ({ name, duration, description })));
       return { readStatus: read.status, doc, exposed, writeStatus: write.status, written, timing };
     },
-    { api: service!.url, id: docIds[0]!, token: writeToken(ownerId) },
+    { api: service!.url, id: docIds[0]!, token: await writeToken(ownerId) },
   );
 
   expect(result.readStatus).toBe(200);
@@ -175,7 +175,7 @@ test("an unlisted origin can neither read a response nor get its write past the 
         ),
       };
     },
-    { api: service!.url, id: docIds[1]!, token: writeToken(ownerId) },
+    { api: service!.url, id: docIds[1]!, token: await writeToken(ownerId) },
   );
   expect(outcome).toEqual({ read: "rejected TypeError", write: "rejected TypeError" });
   // The preflight was asked and refused, so the PATCH itself was never sent.

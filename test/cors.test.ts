@@ -44,7 +44,7 @@ describe("CORS_ORIGINS as a list", () => {
   beforeAll(async () => {
     h = await harness("cors", { env: { CORS_ORIGINS: `${APP}, ${DEV}`, DEBUG_TOKEN } });
     sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
-    userId = (await (await h.request("/users", { method: "POST", json: { email: "c@example.com", name: "C" } })).json()).id;
+    userId = (await (await h.request("/users", { method: "POST", as: "admin", json: { email: "c@example.com", name: "C" } })).json()).id;
   });
   afterAll(async () => {
     await sql?.end();

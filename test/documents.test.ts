@@ -8,12 +8,12 @@ const MAX_BODY = 100 * 1024;
 
 beforeAll(async () => {
   h = await harness("documents");
-  const res = await h.request("/users", { method: "POST", json: { email: "writer@example.com", name: "Writer" } });
+  const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "writer@example.com", name: "Writer" } });
   author = await res.json();
 });
 afterAll(() => h.close());
 
-const create = (json: unknown) => h.request("/documents", { method: "POST", json });
+const create = (json: unknown) => h.request("/documents", { method: "POST", as: "admin", json });
 
 describe("POST /documents", () => {
   test("creates: 201, Location, the resource in camelCase, one query, evicts", async () => {
@@ -43,7 +43,7 @@ describe("POST /documents", () => {
 
   test("invalid input is 400 with field paths", async () => {
     const cases: [unknown, string[]][] = [
-      [{ title: "no user" }, ["userId"]],
+      [{ userId: null, title: "null user" }, ["userId"]],
       [{ userId: author.id }, ["title"]],
       [{ userId: author.id, title: "   " }, ["title"]],
       [{ userId: author.id, title: "x".repeat(301) }, ["title"]],
@@ -137,7 +137,7 @@ describe("PATCH /documents/:id", () => {
   });
 
   test("updates, answers the resource, evicts: the next read is a miss showing the write", async () => {
-    const res = await h.request(`/documents/${doc.id}`, { method: "PATCH", json: { title: "After", status: "archived" } });
+    const res = await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json: { title: "After", status: "archived" } });
     expect(res.status).toBe(200);
     expect(queryCount(res)).toBe(1);
     expect(cacheDesc(res)).toBe("evict");
@@ -150,19 +150,19 @@ describe("PATCH /documents/:id", () => {
   });
 
   test("body limit applies to PATCH too", async () => {
-    expect((await h.request(`/documents/${doc.id}`, { method: "PATCH", json: { body: "b".repeat(MAX_BODY) } })).status).toBe(200);
-    const over = await h.request(`/documents/${doc.id}`, { method: "PATCH", json: { body: "b".repeat(MAX_BODY + 1) } });
+    expect((await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json: { body: "b".repeat(MAX_BODY) } })).status).toBe(200);
+    const over = await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json: { body: "b".repeat(MAX_BODY + 1) } });
     expect(detailPaths(await expectError(over, 400, "validation_failed"))).toEqual(["body"]);
   });
 
   test("empty, unknown-field and invalid patches are 400; userId cannot be changed", async () => {
     for (const json of [{}, { userId: 1 }, { status: "nope" }, { title: "" }]) {
-      await expectError(await h.request(`/documents/${doc.id}`, { method: "PATCH", json }), 400, "validation_failed");
+      await expectError(await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json }), 400, "validation_failed");
     }
   });
 
   test("unknown document is 404", async () => {
-    await expectError(await h.request("/documents/7777777", { method: "PATCH", json: { title: "x" } }), 404, "not_found");
+    await expectError(await h.request("/documents/7777777", { method: "PATCH", as: "admin", json: { title: "x" } }), 404, "not_found");
   });
 });
 
@@ -170,7 +170,7 @@ describe("DELETE /documents/:id", () => {
   test("204 with no body, evicts, then 404 on read and on a second delete", async () => {
     const doc = await (await create({ userId: author.id, title: "Doomed" })).json();
     expect((await h.request(`/documents/${doc.id}`)).status).toBe(200);
-    const res = await h.request(`/documents/${doc.id}`, { method: "DELETE" });
+    const res = await h.request(`/documents/${doc.id}`, { method: "DELETE", as: "admin" });
     expect(res.status).toBe(204);
     expect(await res.text()).toBe("");
     expect(queryCount(res)).toBe(1);
@@ -178,6 +178,6 @@ describe("DELETE /documents/:id", () => {
     const read = await h.request(`/documents/${doc.id}`);
     await expectError(read, 404, "not_found");
     expect(cacheDesc(read)).toBe("miss");
-    await expectError(await h.request(`/documents/${doc.id}`, { method: "DELETE" }), 404, "not_found");
+    await expectError(await h.request(`/documents/${doc.id}`, { method: "DELETE", as: "admin" }), 404, "not_found");
   });
 });

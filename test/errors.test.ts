@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
 import { harness, type Harness } from "./support/harness";
-import { detailPaths, expectError, unreachableDbApp, type BareApp } from "./support/http";
+import { detailPaths, expectError, unreachableDbApp, type BareApp, type RequestOptions } from "./support/http";
 
 // One JSON error shape everywhere: { error: { code, message, details? }, requestId }.
 
@@ -13,9 +13,9 @@ let docId: number;
 beforeAll(async () => {
   h = await harness("errors");
   down = await unreachableDbApp("errors-down");
-  const user = await (await h.request("/users", { method: "POST", json: { email: "e@example.com", name: "E" } })).json();
+  const user = await (await h.request("/users", { method: "POST", as: "admin", json: { email: "e@example.com", name: "E" } })).json();
   userId = user.id;
-  docId = (await (await h.request("/documents", { method: "POST", json: { userId, title: "t" } })).json()).id;
+  docId = (await (await h.request("/documents", { method: "POST", as: "admin", json: { userId, title: "t" } })).json()).id;
 });
 afterAll(async () => {
   await down.close();
@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 const raw = (path: string, method: string, body: string, type?: string) =>
-  h.request(path, { method, body, headers: type === undefined ? {} : { "content-type": type } });
+  h.request(path, { method, body, as: "admin", headers: type === undefined ? {} : { "content-type": type } });
 
 describe("error shape per class", () => {
   test("malformed JSON is 400", async () => {
@@ -53,7 +53,7 @@ describe("error shape per class", () => {
 
   test("unknown routes are 404", async () => {
     for (const [path, method] of [["/nope", "GET"], ["/users/1/nope", "GET"], ["/users", "GET"], ["/documents/1/x", "GET"], [`/users/${userId}`, "DELETE"]] as const) {
-      const body = await expectError(await h.request(path, { method }), 404, "not_found");
+      const body = await expectError(await h.request(path, { method, as: "admin" }), 404, "not_found");
       expect(body.error.details).toBeUndefined();
     }
   });
@@ -65,12 +65,12 @@ describe("error shape per class", () => {
   });
 
   test("a duplicate email is 409", async () => {
-    const res = await h.request("/users", { method: "POST", json: { email: "E@example.com", name: "dup" } });
+    const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "E@example.com", name: "dup" } });
     await expectError(res, 409, "conflict");
   });
 
   test("validation errors list every field with location and path", async () => {
-    const res = await h.request("/documents", { method: "POST", json: { userId: "x", title: "", status: "?" } });
+    const res = await h.request("/documents", { method: "POST", as: "admin", json: { userId: "x", title: "", status: "?" } });
     const body = await expectError(res, 400, "validation_failed");
     expect(detailPaths(body).sort()).toEqual(["status", "title", "userId"]);
     for (const d of body.error.details) {
@@ -135,7 +135,7 @@ describe("bad input never yields a 500", () => {
     "%s → 4xx",
     async (_label, method, path, body) => {
       const fill = (s: string) => s.replaceAll("{user}", String(userId)).replaceAll("{doc}", String(docId));
-      const init: RequestInit = { method };
+      const init: RequestOptions = { method, as: "admin" };
       if (body !== undefined) {
         init.body = fill(body);
         init.headers = { "content-type": "application/json" };
@@ -149,15 +149,15 @@ describe("bad input never yields a 500", () => {
   );
 
   test("NUL bytes are reported on the field that carries them", async () => {
-    const res = await h.request("/documents", { method: "POST", json: { userId, title: "fine", body: "a\u0000b" } });
+    const res = await h.request("/documents", { method: "POST", as: "admin", json: { userId, title: "fine", body: "a\u0000b" } });
     expect(detailPaths(await expectError(res, 400, "validation_failed"))).toEqual(["body"]);
-    const flag = await h.request("/flags/nul", { method: "PUT", json: { enabled: true, value: { list: ["ok", "b\u0000d"] } } });
+    const flag = await h.request("/flags/nul", { method: "PUT", as: "admin", json: { enabled: true, value: { list: ["ok", "b\u0000d"] } } });
     expect(detailPaths(await expectError(flag, 400, "validation_failed"))).toEqual(["value.list.1"]);
   });
 
   test("unicode that Postgres can store is accepted and round-trips", async () => {
     const title = "Ünïcödé ✓ 🚀 中文 עברית \u200b";
-    const res = await h.request("/documents", { method: "POST", json: { userId, title, body: "𝔘𝔫𝔦𝔠𝔬𝔡𝔢" } });
+    const res = await h.request("/documents", { method: "POST", as: "admin", json: { userId, title, body: "𝔘𝔫𝔦𝔠𝔬𝔡𝔢" } });
     expect(res.status).toBe(201);
     const doc = await res.json();
     expect(doc.title).toBe(title);
@@ -174,7 +174,7 @@ describe("5xx bodies never leak internals", () => {
       ["PUT", "/flags/down", { enabled: true }],
       ["GET", "/stats", undefined],
     ] as const) {
-      const res = await down.request(path, { method, json });
+      const res = await down.request(path, { method, json, as: "admin" });
       const text = await res.clone().text();
       const body = await expectError(res, 503, "unavailable");
       expect(body.error).toEqual({ code: "unavailable", message: "the database is unreachable; try again" });
@@ -200,6 +200,6 @@ describe("5xx bodies never leak internals", () => {
   test("input errors are still 4xx when the database is down (validated before any query)", async () => {
     await expectError(await down.request("/documents/abc"), 400, "validation_failed");
     await expectError(await down.request("/nope"), 404, "not_found");
-    await expectError(await down.request("/users", { method: "POST", body: "{", headers: { "content-type": "application/json" } }), 400);
+    await expectError(await down.request("/users", { method: "POST", as: "admin", body: "{", headers: { "content-type": "application/json" } }), 400);
   });
 });

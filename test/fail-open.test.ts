@@ -14,7 +14,7 @@ beforeAll(async () => {
     redis: redis.url,
     env: { REDIS_COMMAND_TIMEOUT_MS: "100", CACHE_BREAKER_THRESHOLD: "2", CACHE_BREAKER_COOLDOWN_MS: "300" },
   });
-  const res = await h.request("/users", { method: "POST", json: { email: "f@example.com", name: "before" } });
+  const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "f@example.com", name: "before" } });
   userId = (await res.json()).id;
 });
 afterAll(async () => {
@@ -37,7 +37,7 @@ test("slow Redis (paused): requests are served from Postgres; the eviction misse
   expect(cacheDesc(slow)).toBe("error");
   expect(queryCount(slow)).toBe(1);
   // A write while Redis cannot take the eviction.
-  const patch = await h.request(`/users/${userId}`, { method: "PATCH", json: { name: "during" } });
+  const patch = await h.request(`/users/${userId}`, { method: "PATCH", as: "admin", json: { name: "during" } });
   expect(patch.status).toBe(200);
   // The breaker is open now: no more waiting on Redis at all.
   const bypass = await read();

@@ -8,7 +8,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const put = (key: string, json: unknown) => h.request(`/flags/${key}`, { method: "PUT", json });
+const put = (key: string, json: unknown) => h.request(`/flags/${key}`, { method: "PUT", as: "admin", json });
 
 describe("flags", () => {
   test("GET /flags starts empty; miss = 1 query, hit = 0", async () => {
@@ -132,7 +132,7 @@ describe("flags", () => {
   });
 
   test("PUT needs a JSON body: other content types are 415", async () => {
-    const res = await h.request("/flags/x", { method: "PUT", body: "enabled=true", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const res = await h.request("/flags/x", { method: "PUT", as: "admin", body: "enabled=true", headers: { "content-type": "application/x-www-form-urlencoded" } });
     await expectError(res, 415, "unsupported_media_type");
   });
 });

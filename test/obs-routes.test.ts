@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
 import { createTelemetry } from "../src/obs/events";
+import { bearer } from "./support/auth";
 import { harness, type Harness, type TestResponse } from "./support/harness";
 
 const TOKEN = "debug-token-0123456789";
@@ -43,7 +44,7 @@ describe("per-route latency and /metrics after a scripted set of requests", () =
 
   test("send", async () => {
     for (const n of [1, 2]) {
-      const res = await h.request("/users", { method: "POST", json: { email: `u${n}@example.com`, name: `U${n}` } });
+      const res = await h.request("/users", { method: "POST", as: "admin", json: { email: `u${n}@example.com`, name: `U${n}` } });
       expect(res.status).toBe(201);
       userId = (await res.json()).id;
     }
@@ -89,7 +90,7 @@ describe("per-route latency and /metrics after a scripted set of requests", () =
   });
 
   test("GET /metrics: the same counts, cumulative buckets, cache outcomes, pool and process gauges", async () => {
-    const res = await h.request("/metrics");
+    const res = await h.request("/metrics", { as: "admin" });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = await res.text();
@@ -137,11 +138,11 @@ describe("per-route latency and /metrics after a scripted set of requests", () =
   });
 
   test("scrapes and debug calls are not counted as traffic", async () => {
-    await h.request("/metrics");
+    await h.request("/metrics", { as: "admin" });
     await h.request("/debug/routes", { headers: auth });
     const body = await (await h.request("/debug/routes", { headers: auth })).json();
     expect(body.requests).toBe(16);
-    expect(await (await h.request("/metrics")).text()).not.toContain('route="/metrics"');
+    expect(await (await h.request("/metrics", { as: "admin" })).text()).not.toContain('route="/metrics"');
   });
 });
 
@@ -160,15 +161,32 @@ describe("guards", () => {
     expect((await open.request("/debug/routes", { headers: auth })).status).toBe(404);
   });
 
-  test("/metrics is open by default and needs its bearer token when METRICS_TOKEN is set", async () => {
-    const guarded = sideApp({ METRICS_TOKEN: "metrics-secret" });
-    const denied = await guarded.request("/metrics");
-    expect(denied.status).toBe(401);
-    expect((await denied.json()).error.code).toBe("unauthorized");
-    expect((await guarded.request("/metrics", { headers: { authorization: "Bearer nope" } })).status).toBe(401);
-    const ok = await guarded.request("/metrics", { headers: { authorization: "Bearer metrics-secret" } });
-    expect(ok.status).toBe(200);
-    expect(await ok.text()).toContain("http_server_request_duration_seconds");
+  test("/metrics needs METRICS_TOKEN or an admin JWT; METRICS_PUBLIC=true opens it", async () => {
+    for (const guarded of [sideApp({}), sideApp({ METRICS_TOKEN: "metrics-secret" })]) {
+      const denied = await guarded.request("/metrics");
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get("www-authenticate")).toBe('Bearer realm="hotpath"');
+      expect(denied.headers.get("cache-control")).toBe("no-store");
+      expect((await denied.json()).error.code).toBe("unauthorized");
+      expect((await guarded.request("/metrics", { headers: { authorization: "Bearer nope" } })).status).toBe(401);
+      // A valid token without the admin role is not an operator.
+      expect((await guarded.request("/metrics", { headers: await bearer(7) })).status).toBe(401);
+      const ok = await guarded.request("/metrics", { headers: await bearer("admin") });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain("http_server_request_duration_seconds");
+    }
+    const token = await sideApp({ METRICS_TOKEN: "metrics-secret" }).request("/metrics", { headers: { authorization: "Bearer metrics-secret" } });
+    expect(token.status).toBe(200);
+    // The static token is that endpoint's alone: it opens neither /debug nor a write.
+    expect((await sideApp({ METRICS_TOKEN: "metrics-secret" }).request("/debug/routes", { headers: { authorization: "Bearer metrics-secret" } })).status).toBe(404);
+    const open = await sideApp({ METRICS_PUBLIC: true }).request("/metrics");
+    expect(open.status).toBe(200);
+  });
+
+  test("/debug/* also opens to an admin JWT (same rule as /metrics), and stays 404 to a user's token", async () => {
+    const noToken = sideApp({ DEBUG_TOKEN: undefined });
+    expect((await noToken.request("/debug/routes", { headers: await bearer("admin") })).status).toBe(200);
+    expect((await noToken.request("/debug/routes", { headers: await bearer(7) })).status).toBe(404);
   });
 
   test("INSTRUMENTATION=off: no /metrics, no /debug, no Server-Timing, no plan capture", async () => {
@@ -208,7 +226,7 @@ describe("X-Debug-Plan", () => {
     expect((await res.json()).items).toBeArray();
   });
   test("only GETs are captured", async () => {
-    const res = await h.request("/users", { method: "POST", json: { email: "p@example.com", name: "P" }, headers: { ...auth, "x-debug-plan": "1" } });
+    const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "p@example.com", name: "P" }, headers: { "x-debug-token": TOKEN, "x-debug-plan": "1" } });
     expect(res.status).toBe(201);
     expect((await res.json()).email).toBe("p@example.com");
   });

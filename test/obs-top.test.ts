@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { fileURLToPath } from "node:url";
+import { bearer } from "./support/auth";
 import { harness, type Harness } from "./support/harness";
 
 const TOKEN = "debug-token-0123456789";
@@ -14,7 +15,7 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${server.port}`;
   const created: any = await (await fetch(`${url}/users`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(await bearer("admin")) },
     body: JSON.stringify({ email: "top@example.com", name: "Top" }),
   })).json();
   for (let i = 0; i < 4; i++) await (await fetch(`${url}/users/${created.id}`)).text();

@@ -17,7 +17,7 @@ const STATUSES = ["draft", "published", "archived"] as const;
 const T0 = Date.parse("2024-03-01T12:00:00.000Z");
 
 async function createUser(email: string): Promise<number> {
-  const res = await h.request("/users", { method: "POST", json: { email, name: email.split("@")[0] } });
+  const res = await h.request("/users", { method: "POST", as: "admin", json: { email, name: email.split("@")[0] } });
   expect(res.status).toBe(201);
   return (await res.json()).id;
 }
@@ -128,7 +128,7 @@ describe("keyset pagination", () => {
       const now = new Date();
       const [row] = await insertDocuments(h.dbUrl, [{ userId, title: `new sql ${page}`, createdAt: now }]);
       added.push(row!.id);
-      const res = await h.request("/documents", { method: "POST", json: { userId, title: `new api ${page}` } });
+      const res = await h.request("/documents", { method: "POST", as: "admin", json: { userId, title: `new api ${page}` } });
       expect(res.status).toBe(201);
       added.push((await res.json()).id);
     });

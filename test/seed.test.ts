@@ -32,7 +32,7 @@ test("seeds the asked sizes with progress, is idempotent, and leaves the id sequ
   await seed(h.services.database.db, { users: 300, documents: 6_000 });
   expect((await counts()).docs).toBe(6_000);
   // Explicit ids moved the identity sequences: the API's next create does not collide.
-  const res = await h.request("/users", { method: "POST", json: { email: "new@example.com", name: "New" } });
+  const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "new@example.com", name: "New" } });
   expect(res.status).toBe(201);
   expect((await res.json()).id).toBe(301);
 });

@@ -10,8 +10,8 @@ let docId: number;
 
 beforeAll(async () => {
   h = await harness("server_timing");
-  userId = (await (await h.request("/users", { method: "POST", json: { email: "t@example.com", name: "T" } })).json()).id;
-  docId = (await (await h.request("/documents", { method: "POST", json: { userId, title: "timed" } })).json()).id;
+  userId = (await (await h.request("/users", { method: "POST", as: "admin", json: { email: "t@example.com", name: "T" } })).json()).id;
+  docId = (await (await h.request("/documents", { method: "POST", as: "admin", json: { userId, title: "timed" } })).json()).id;
   // Enough documents that page size visibly changes the row count but not the query count.
   await insertDocuments(
     h.dbUrl,
@@ -50,10 +50,10 @@ describe("Server-Timing on every response class", () => {
     expect(hit.status).toBe(200);
     const st = expectTiming(hit, "hit");
     expect(st.db!.dur).toBe(0);
-    const created = await h.request("/documents", { method: "POST", json: { userId, title: "to delete" } });
+    const created = await h.request("/documents", { method: "POST", as: "admin", json: { userId, title: "to delete" } });
     expect(created.status).toBe(201);
     expectTiming(created, "evict");
-    const del = await h.request(`/documents/${(await created.json()).id}`, { method: "DELETE" });
+    const del = await h.request(`/documents/${(await created.json()).id}`, { method: "DELETE", as: "admin" });
     expect(del.status).toBe(204);
     expectTiming(del, "evict");
   });
@@ -84,13 +84,13 @@ describe("Server-Timing on every response class", () => {
     const json = { "content-type": "application/json" };
     const cases: [Response, number, string | null | undefined][] = [
       [await h.request("/documents/abc"), 400, null],
-      [await h.request("/users", { method: "POST", body: "{", headers: json }), 400, null],
+      [await h.request("/users", { method: "POST", as: "admin", body: "{", headers: json }), 400, null],
       [await h.request("/no/such/route"), 404, null],
       [await h.request("/documents/424242"), 404, undefined],
-      [await h.request("/users", { method: "POST", json: { email: "t@example.com", name: "again" } }), 409, null],
-      [await h.request("/users", { method: "POST", body: "x".repeat(h.env.BODY_LIMIT_BYTES + 1), headers: json }), 413, null],
-      [await h.request("/users", { method: "POST", body: "{}", headers: { "content-type": "text/plain" } }), 415, null],
-      [await h.request("/documents", { method: "POST", json: { userId: 999999, title: "x" } }), 422, null],
+      [await h.request("/users", { method: "POST", as: "admin", json: { email: "t@example.com", name: "again" } }), 409, null],
+      [await h.request("/users", { method: "POST", as: "admin", body: "x".repeat(h.env.BODY_LIMIT_BYTES + 1), headers: json }), 413, null],
+      [await h.request("/users", { method: "POST", as: "admin", body: "{}", headers: { "content-type": "text/plain" } }), 415, null],
+      [await h.request("/documents", { method: "POST", as: "admin", json: { userId: 999999, title: "x" } }), 422, null],
     ];
     for (const [res, status, cache] of cases) {
       expect(res.status).toBe(status);
@@ -127,7 +127,7 @@ describe("Server-Timing on every response class", () => {
 
 describe("query counts per endpoint (no N+1)", () => {
   test("reads: miss = 1 query, hit = 0", async () => {
-    await h.request(`/flags/ui`, { method: "PUT", json: { enabled: true } });
+    await h.request(`/flags/ui`, { method: "PUT", as: "admin", json: { enabled: true } });
     for (const path of [`/users/${userId}`, `/documents/${docId}`, `/users/${userId}/stats`, "/stats", "/flags", "/flags/ui"]) {
       await h.redis.del(
         ...[h.services.keys.user(userId), h.services.keys.document(docId), h.services.keys.userStats(userId), h.services.keys.globalStats(), h.services.keys.flags(), h.services.keys.flag("ui")],
@@ -153,18 +153,18 @@ describe("query counts per endpoint (no N+1)", () => {
   });
 
   test("writes: one statement each", async () => {
-    const user = await h.request("/users", { method: "POST", json: { email: "w@example.com", name: "W" } });
+    const user = await h.request("/users", { method: "POST", as: "admin", json: { email: "w@example.com", name: "W" } });
     expect(queryCount(user)).toBe(1);
-    const patchUser = await h.request(`/users/${userId}`, { method: "PATCH", json: { bio: "b" } });
+    const patchUser = await h.request(`/users/${userId}`, { method: "PATCH", as: "admin", json: { bio: "b" } });
     expect(queryCount(patchUser)).toBe(1);
-    const doc = await h.request("/documents", { method: "POST", json: { userId, title: "w" } });
+    const doc = await h.request("/documents", { method: "POST", as: "admin", json: { userId, title: "w" } });
     expect(queryCount(doc)).toBe(1);
     const id = (await doc.json()).id;
-    const patch = await h.request(`/documents/${id}`, { method: "PATCH", json: { title: "w2" } });
+    const patch = await h.request(`/documents/${id}`, { method: "PATCH", as: "admin", json: { title: "w2" } });
     expect(queryCount(patch)).toBe(1);
-    const del = await h.request(`/documents/${id}`, { method: "DELETE" });
+    const del = await h.request(`/documents/${id}`, { method: "DELETE", as: "admin" });
     expect(queryCount(del)).toBe(1);
-    const flag = await h.request("/flags/w", { method: "PUT", json: { enabled: false } });
+    const flag = await h.request("/flags/w", { method: "PUT", as: "admin", json: { enabled: false } });
     expect(queryCount(flag)).toBe(1);
     for (const res of [user, patchUser, doc, patch, del, flag]) expect(cacheDesc(res)).toBe("evict");
   });
@@ -198,7 +198,7 @@ describe("Timing-Allow-Origin", () => {
         await t.request("/flags"),
         await t.request("/nope"),
         await t.request("/documents/abc"),
-        await t.request("/users", { method: "POST", body: "{}", headers: { "content-type": "text/plain" } }),
+        await t.request("/users", { method: "POST", as: "admin", body: "{}", headers: { "content-type": "text/plain" } }),
       ];
       for (const res of responses) {
         expect(res.headers.get("timing-allow-origin")).toBe("https://app.example.com");
@@ -216,7 +216,7 @@ describe("INSTRUMENTATION=off", () => {
   afterAll(() => off.close());
 
   test("no Server-Timing at all, responses otherwise unchanged", async () => {
-    const created = await off.request("/users", { method: "POST", json: { email: "o@example.com", name: "O" } });
+    const created = await off.request("/users", { method: "POST", as: "admin", json: { email: "o@example.com", name: "O" } });
     expect(created.status).toBe(201);
     const read = await off.request(`/users/${(await created.json()).id}`);
     expect(read.status).toBe(200);

@@ -11,7 +11,7 @@ afterAll(() => h.close());
 let seq = 0;
 async function createUser(): Promise<number> {
   seq++;
-  const res = await h.request("/users", { method: "POST", json: { email: `s${seq}@example.com`, name: `S${seq}` } });
+  const res = await h.request("/users", { method: "POST", as: "admin", json: { email: `s${seq}@example.com`, name: `S${seq}` } });
   expect(res.status).toBe(201);
   return (await res.json()).id;
 }
@@ -71,7 +71,7 @@ describe("GET /users/:id/stats", () => {
     await stats(id);
     expect(cacheDesc(await stats(id))).toBe("hit");
 
-    const created = await h.request("/documents", { method: "POST", json: { userId: id, title: "one" } });
+    const created = await h.request("/documents", { method: "POST", as: "admin", json: { userId: id, title: "one" } });
     expect(created.status).toBe(201);
     const doc = await created.json();
     const afterCreate = await stats(id);
@@ -83,13 +83,13 @@ describe("GET /users/:id/stats", () => {
     });
     expect(cacheDesc(await stats(id))).toBe("hit");
 
-    expect((await h.request(`/documents/${doc.id}`, { method: "PATCH", json: { status: "published" } })).status).toBe(200);
+    expect((await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json: { status: "published" } })).status).toBe(200);
     const afterPatch = await stats(id);
     expect(cacheDesc(afterPatch)).toBe("miss");
     expect((await afterPatch.json()).documents).toEqual({ total: 1, byStatus: { draft: 0, published: 1, archived: 0 } });
     expect(cacheDesc(await stats(id))).toBe("hit");
 
-    expect((await h.request(`/documents/${doc.id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await h.request(`/documents/${doc.id}`, { method: "DELETE", as: "admin" })).status).toBe(204);
     const afterDelete = await stats(id);
     expect(cacheDesc(afterDelete)).toBe("miss");
     expect(await afterDelete.json()).toEqual({
@@ -104,7 +104,7 @@ describe("GET /users/:id/stats", () => {
     const b = await createUser();
     await stats(a);
     await stats(b);
-    await h.request("/documents", { method: "POST", json: { userId: a, title: "a's" } });
+    await h.request("/documents", { method: "POST", as: "admin", json: { userId: a, title: "a's" } });
     expect(cacheDesc(await stats(b))).toBe("hit");
     expect(cacheDesc(await stats(a))).toBe("miss");
   });
@@ -154,8 +154,8 @@ describe("GET /stats", () => {
     const u = await createUser();
     // One old document (outside the 24 h window) and two fresh ones.
     await insertDocuments(h.dbUrl, [{ userId: u, status: "archived", createdAt: new Date(Date.now() - 3 * 24 * 3600 * 1000) }]);
-    await h.request("/documents", { method: "POST", json: { userId: u, title: "fresh 1", status: "published" } });
-    await h.request("/documents", { method: "POST", json: { userId: u, title: "fresh 2" } });
+    await h.request("/documents", { method: "POST", as: "admin", json: { userId: u, title: "fresh 1", status: "published" } });
+    await h.request("/documents", { method: "POST", as: "admin", json: { userId: u, title: "fresh 2" } });
     await h.redis.del(key());
 
     const expected = await expectedGlobal();
@@ -185,10 +185,10 @@ describe("GET /stats", () => {
   test("NOT evicted on writes (by design): stays a hit with the old numbers until it expires", async () => {
     const before = await (await h.request("/stats")).json();
     const u = await createUser();
-    const created = await h.request("/documents", { method: "POST", json: { userId: u, title: "unseen by /stats" } });
+    const created = await h.request("/documents", { method: "POST", as: "admin", json: { userId: u, title: "unseen by /stats" } });
     expect(created.status).toBe(201);
     const doc = await created.json();
-    await h.request(`/documents/${doc.id}`, { method: "PATCH", json: { status: "archived" } });
+    await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json: { status: "archived" } });
     const after = await h.request("/stats");
     expect(cacheDesc(after)).toBe("hit");
     expect(await after.json()).toEqual(before);

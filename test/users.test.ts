@@ -11,7 +11,7 @@ describe("users", () => {
   let id: number;
 
   test("POST /users creates (201, Location, camelCase body)", async () => {
-    const res = await h.request("/users", { method: "POST", json: { email: "Ada@Example.com", name: "Ada", bio: "math" } });
+    const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "Ada@Example.com", name: "Ada", bio: "math" } });
     expect(res.status).toBe(201);
     const body = await res.json();
     expect(body).toMatchObject({ email: "ada@example.com", name: "Ada", bio: "math" });
@@ -38,7 +38,7 @@ describe("users", () => {
   });
 
   test("PATCH evicts: the next read sees the write", async () => {
-    const res = await h.request(`/users/${id}`, { method: "PATCH", json: { name: "Ada L." } });
+    const res = await h.request(`/users/${id}`, { method: "PATCH", as: "admin", json: { name: "Ada L." } });
     expect(res.status).toBe(200);
     expect((await res.json()).name).toBe("Ada L.");
     const read = await h.request(`/users/${id}`);
@@ -47,11 +47,11 @@ describe("users", () => {
   });
 
   test("duplicate email is 409 on create and update", async () => {
-    const dup = await h.request("/users", { method: "POST", json: { email: "ada@example.com", name: "Other" } });
+    const dup = await h.request("/users", { method: "POST", as: "admin", json: { email: "ada@example.com", name: "Other" } });
     expect(dup.status).toBe(409);
     expect((await dup.json()).error.code).toBe("conflict");
-    const other = await (await h.request("/users", { method: "POST", json: { email: "b@example.com", name: "B" } })).json();
-    const clash = await h.request(`/users/${other.id}`, { method: "PATCH", json: { email: "ada@example.com" } });
+    const other = await (await h.request("/users", { method: "POST", as: "admin", json: { email: "b@example.com", name: "B" } })).json();
+    const clash = await h.request(`/users/${other.id}`, { method: "PATCH", as: "admin", json: { email: "ada@example.com" } });
     expect(clash.status).toBe(409);
   });
 
@@ -66,7 +66,7 @@ describe("users", () => {
   });
 
   test("validation errors carry field paths", async () => {
-    const res = await h.request("/users", { method: "POST", json: { email: "nope", name: "", extra: 1 } });
+    const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "nope", name: "", extra: 1 } });
     expect(res.status).toBe(400);
     const body = await res.json();
     expect(body.error.code).toBe("validation_failed");
@@ -74,7 +74,7 @@ describe("users", () => {
     expect(paths).toContain("email");
     expect(paths).toContain("name");
     expect(body.requestId).toBe(res.headers.get("x-request-id"));
-    const empty = await h.request(`/users/${id}`, { method: "PATCH", json: {} });
+    const empty = await h.request(`/users/${id}`, { method: "PATCH", as: "admin", json: {} });
     expect(empty.status).toBe(400);
     for (const bad of ["abc", "0", "-1", "1.5", "99999999999"]) {
       const r = await h.request(`/users/${bad}`);

@@ -29,7 +29,8 @@ end
 
 local function get(path) return "GET " .. path .. " HTTP/1.1\r\nHost: " .. host .. "\r\n\r\n" end
 local function send(method, path, body)
-  return method .. " " .. path .. " HTTP/1.1\r\nHost: " .. host .. "\r\nContent-Type: application/json\r\nContent-Length: "
+  return method .. " " .. path .. " HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer " .. spec.token
+    .. "\r\nContent-Type: application/json\r\nContent-Length: "
     .. #body .. "\r\n\r\n" .. body
 end
 

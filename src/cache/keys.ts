@@ -2,7 +2,8 @@
 // shape changes, and old entries simply age out), and made only from validated ids, never from
 // raw request text. The {…} part is a Redis Cluster hash tag: an entry and its generation
 // counter (see store.ts) always land in the same slot, so the compare-and-set script is legal.
-export const KEY_VERSION = "v1";
+// v2: the cached user profile is the public one (no email).
+export const KEY_VERSION = "v2";
 
 export function cacheKeys(prefix: string) {
   const k = (tag: string, suffix = "") => `${prefix}:${KEY_VERSION}:{${tag}}${suffix}`;
@@ -13,6 +14,8 @@ export function cacheKeys(prefix: string) {
     flag: (key: string) => k(`flag:${encodeURIComponent(key)}`),
     flags: () => k("flags"),
     globalStats: () => k("stats"),
+    /** rate-limiter-flexible's prefix for one limit (its counters are not cache entries). */
+    rateLimit: (name: string) => `${prefix}:rl:${name}`,
     /** Companion generation counter used to reject stale fills after an eviction. */
     gen: (key: string) => `${key}:gen`,
   };

@@ -16,6 +16,15 @@ export const userColumns = {
   updatedAt: users.updatedAt,
 };
 
+/** What anyone may read about a user: the profile without the email (that is GET /users/me's). */
+export const publicUserColumns = {
+  id: users.id,
+  name: users.name,
+  bio: users.bio,
+  createdAt: users.createdAt,
+  updatedAt: users.updatedAt,
+};
+
 export const documentColumns = {
   id: documents.id,
   userId: documents.userId,
@@ -71,7 +80,7 @@ export function createQueries(db: Db) {
   const byStatus = eq(documents.status, p("status"));
 
   return {
-    userById: db.select(userColumns).from(users).where(eq(users.id, p("id"))).prepare("hp_user_by_id"),
+    userById: db.select(publicUserColumns).from(users).where(eq(users.id, p("id"))).prepare("hp_user_by_id"),
 
     docsFirst: listBase(and(byUser)).prepare("hp_docs_first"),
     docsAfter: listBase(and(byUser, afterCursor)).prepare("hp_docs_after"),

@@ -59,7 +59,8 @@ if (import.meta.main) {
   const { env } = await import("../env");
   const { createServices } = await import("../services");
   // Batches of 100 000 rows may take longer than the service's statement_timeout on a busy box.
-  const services = await createServices({ ...env(), LOG_LEVEL: "warn", DB_STATEMENT_TIMEOUT_MS: 0 });
+  // AUTH off: the seeder serves no requests, so it needs no key (and must not generate one).
+  const services = await createServices({ ...env(), LOG_LEVEL: "warn", DB_STATEMENT_TIMEOUT_MS: 0, AUTH: "off" });
   console.log(`seeding ${users} users, ${documents} documents into ${services.database.kind}`);
   await seed(services.database.db, { users, documents, progress: (l) => console.log(`  ${l}`) });
   await services.close();

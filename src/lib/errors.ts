@@ -15,12 +15,15 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** Response headers that belong to this error (WWW-Authenticate, Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
 }
 
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
+export const forbidden = (message: string) => new ApiError(403, "forbidden", message);
 
 export function errorBody(c: Context, code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details }, requestId: c.get("requestId") ?? null };
@@ -35,6 +38,7 @@ const httpCodes: Record<number, string> = {
   408: "timeout",
   413: "payload_too_large",
   415: "unsupported_media_type",
+  429: "rate_limited",
   503: "unavailable",
   504: "timeout",
 };
@@ -87,7 +91,7 @@ export function createErrorHandler(log: (err: unknown, c: Context) => void): Err
     if (!e || e.status >= 500) log(err, c);
     // 5xx text is generic on purpose: no SQL, stack or driver message reaches the client.
     if (!e) return c.json(errorBody(c, "internal", "internal server error"), 500);
-    return c.json(errorBody(c, e.code, e.message, e.details), e.status);
+    return c.json(errorBody(c, e.code, e.message, e.details), e.status, e.headers);
   };
 }
 

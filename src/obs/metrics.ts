@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Limits } from "../auth/limits";
 import type { Database } from "../db/client";
 import type { CacheEvent, RequestEvent } from "./events";
 import { FastHistogram } from "./fast-histogram";
@@ -35,7 +36,7 @@ function nested<K1, K2, K3, T>(make: (a: K1, b: K2, c: K3) => T) {
 }
 
 /** One registry per app (never prom-client's global one), so two apps in a process never mix. */
-export function createMetrics(database: Pick<Database, "gauge" | "poolMax">) {
+export function createMetrics(database: Pick<Database, "gauge" | "poolMax">, limits: Pick<Limits, "failOpen">) {
   const registry = new Registry();
   const registers = [registry];
 
@@ -91,6 +92,16 @@ export function createMetrics(database: Pick<Database, "gauge" | "poolMax">) {
     },
   });
   new Gauge({ name: "db_pool_max", help: "Pool size.", registers }).set(database.poolMax);
+  new Counter({
+    name: "rate_limit_fail_open_total",
+    help: "Rate-limit checks skipped because their store (Redis) failed: the request went on unlimited.",
+    labelNames: ["limiter"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [limiter, n] of Object.entries(limits.failOpen)) this.inc({ limiter }, n);
+    },
+  });
   registerProcessMetrics(registry);
 
   const httpChild = nested<string, string, number, Observer>((method, route, s) =>

@@ -1,18 +1,17 @@
 import { Hono } from "hono";
 import { errorBody } from "../lib/errors";
 import type { Observability } from "../obs";
-import { debugAuthorized } from "../obs/token";
-import type { AppEnv } from "../types";
+import { operatorAuthorized } from "../auth/authorize";
+import type { AppEnv, Auth } from "../types";
 
 /**
- * /debug/*: operator views. Without DEBUG_TOKEN configured and presented (Bearer or
- * X-Debug-Token) every path here answers the same 404 as an unknown route, so a scan cannot
- * tell that the endpoints exist.
+ * /debug/*: operator views. Without DEBUG_TOKEN (Bearer or X-Debug-Token) or an admin JWT every
+ * path here answers the same 404 as an unknown route, so a scan cannot tell that they exist.
  */
-export function debugRouter(obs: Observability, token: string | undefined) {
+export function debugRouter(obs: Observability, auth: Auth, token: string | undefined) {
   return new Hono<AppEnv>()
     .use("*", async function debugGuard(c, next) {
-      if (!debugAuthorized(c, token)) {
+      if (!(await operatorAuthorized(c, auth, token, "x-debug-token"))) {
         c.set("unmatched", true);
         return c.json(errorBody(c, "not_found", `no route for ${c.req.method} ${c.req.path}`), 404);
       }

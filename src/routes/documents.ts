@@ -1,9 +1,10 @@
-import { eq, sql } from "drizzle-orm";
-import { Hono } from "hono";
+import { and, eq, sql } from "drizzle-orm";
+import { Hono, type Context } from "hono";
 import { z } from "zod";
+import { caller } from "../auth/authorize";
 import { documentColumns } from "../db/queries";
 import { documents, documentStatus } from "../db/schema";
-import { ApiError, notFound } from "../lib/errors";
+import { ApiError, forbidden, notFound } from "../lib/errors";
 import { idParam, id as idSchema, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
@@ -15,7 +16,8 @@ const body = z.string().refine((s) => Buffer.byteLength(s, "utf8") <= MAX_BODY_B
   message: `body must be at most ${MAX_BODY_BYTES} bytes (UTF-8)`,
 });
 const status = z.enum(documentStatus.enumValues);
-const createDocument = z.object({ userId: idSchema, title, body: body.optional(), status: status.optional() }).strict();
+// userId defaults to the caller; naming someone else is for admins only.
+const createDocument = z.object({ userId: idSchema.optional(), title, body: body.optional(), status: status.optional() }).strict();
 const updateDocument = patchOf({ title, body, status });
 
 export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
@@ -24,6 +26,17 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
     // Global stats are not evicted here: recomputing them on every write would defeat their cache;
     // they are allowed CACHE_TTL_GLOBAL_STATS_S of staleness instead.
     cache.evict(keys.document(doc.id), keys.userStats(doc.userId));
+  // The write's own WHERE carries the ownership test (one statement, no read-then-write race);
+  // only when it matched nothing is the reason looked up: no such document (404, for anyone,
+  // so ids reveal nothing) or someone else's (403).
+  const ownedBy = (c: Context<AppEnv>, id: number) => {
+    const me = caller(c);
+    return me.admin ? eq(documents.id, id) : and(eq(documents.id, id), eq(documents.userId, me.userId));
+  };
+  const refusal = async (id: number) => {
+    const [row] = await db.select({ id: documents.id }).from(documents).where(eq(documents.id, id));
+    return row ? forbidden("only the document's owner or an admin may change it") : notFound("document");
+  };
 
   return new Hono<AppEnv>()
     .get("/:id", validate("param", idParam), async (c) => {
@@ -37,7 +50,10 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
       return sendJson(c, json);
     })
     .post("/", validate("json", createDocument), async (c) => {
-      const input = c.req.valid("json");
+      const { userId, ...fields } = c.req.valid("json");
+      const me = caller(c);
+      if (userId !== undefined && userId !== me.userId && !me.admin) throw forbidden("documents are created for the caller (userId from the token)");
+      const input = { ...fields, userId: userId ?? me.userId };
       let doc;
       try {
         [doc] = await db.insert(documents).values(input).returning(documentColumns);
@@ -58,9 +74,9 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
       const [doc] = await db
         .update(documents)
         .set({ ...c.req.valid("json"), updatedAt: sql`now()` })
-        .where(eq(documents.id, id))
+        .where(ownedBy(c, id))
         .returning(documentColumns);
-      if (!doc) throw notFound("document");
+      if (!doc) throw await refusal(id);
       await evictFor(doc);
       return c.json(doc);
     })
@@ -68,9 +84,9 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
       const { id } = c.req.valid("param");
       const [doc] = await db
         .delete(documents)
-        .where(eq(documents.id, id))
+        .where(ownedBy(c, id))
         .returning({ id: documents.id, userId: documents.userId });
-      if (!doc) throw notFound("document");
+      if (!doc) throw await refusal(id);
       await evictFor(doc);
       return c.body(null, 204);
     });

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
+import { adminOnly } from "../auth/authorize";
 import { flagColumns } from "../db/queries";
 import { featureFlags } from "../db/schema";
 import { notFound } from "../lib/errors";
@@ -39,7 +40,7 @@ export function flagsRouter({ database, queries, cache, keys, env }: Deps) {
       if (json === null) throw notFound("flag");
       return sendJson(c, json);
     })
-    .put("/:key", validate("param", z.object({ key: flagKey })), validate("json", putFlag), async (c) => {
+    .put("/:key", adminOnly, validate("param", z.object({ key: flagKey })), validate("json", putFlag), async (c) => {
       const { key } = c.req.valid("param");
       const body = c.req.valid("json");
       const values = { key, enabled: body.enabled, value: body.value ?? null, description: body.description ?? null };

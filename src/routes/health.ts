@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { errorBody } from "../lib/errors";
 import type { AppEnv, Deps } from "../types";
 
@@ -9,9 +9,17 @@ const within = <T>(p: Promise<T>, ms: number) => {
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 };
 
+const noStore: MiddlewareHandler = async function noStore(c, next) {
+  await next();
+  c.header("cache-control", "no-store");
+};
+
 /** /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one). */
 export function healthRouter({ database, cache }: Deps) {
   return new Hono<AppEnv>()
+    // A probe must reach this process, never a cache in front of it.
+    .use("/healthz", noStore)
+    .use("/readyz", noStore)
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
       const [pg, store] = await Promise.allSettled([within(database.ping(), 2000), within(cache.store.ping(), 1000)]);

@@ -1,15 +1,21 @@
 import { Hono } from "hono";
+import { operatorAuthorized } from "../auth/authorize";
+import { challenge } from "../auth/verify";
+import type { Env } from "../env";
 import { errorBody } from "../lib/errors";
 import type { Observability } from "../obs";
-import { presentedToken, tokenMatches } from "../obs/token";
-import type { AppEnv } from "../types";
+import type { AppEnv, Auth } from "../types";
 
-/** GET /metrics in the Prometheus text format; open unless METRICS_TOKEN is set (then Bearer). */
-export function metricsRouter(obs: Observability, token: string | undefined) {
+/**
+ * GET /metrics in the Prometheus text format: METRICS_TOKEN or an admin JWT as Bearer, or open
+ * to anyone with METRICS_PUBLIC=true.
+ */
+export function metricsRouter(obs: Observability, auth: Auth, env: Pick<Env, "METRICS_TOKEN" | "METRICS_PUBLIC">) {
   return new Hono<AppEnv>().get("/metrics", async (c) => {
-    if (token !== undefined && !tokenMatches(presentedToken(c), token)) {
-      c.header("www-authenticate", 'Bearer realm="metrics"');
-      return c.json(errorBody(c, "unauthorized", "metrics need the bearer token (METRICS_TOKEN)"), 401);
+    if (!env.METRICS_PUBLIC && !(await operatorAuthorized(c, auth, env.METRICS_TOKEN))) {
+      return c.json(errorBody(c, "unauthorized", "metrics need METRICS_TOKEN or an admin token as Bearer"), 401, {
+        "www-authenticate": challenge(),
+      });
     }
     return c.body(await obs.registry.metrics(), 200, { "content-type": obs.registry.contentType, "cache-control": "no-store" });
   });

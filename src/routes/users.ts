@@ -1,12 +1,14 @@
 import { eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
+import { adminOnly, caller, requireSelfOrAdmin } from "../auth/authorize";
 import { users } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { idParam, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
 import { userColumns } from "../db/queries";
+import { authenticate } from "../middleware/authenticate";
 import type { AppEnv, Deps } from "../types";
 
 const email = z.string().trim().toLowerCase().email().max(254);
@@ -16,8 +18,9 @@ const createUser = z.object({ email, name, bio: bio.optional() }).strict();
 const updateUser = patchOf({ email, name, bio });
 
 /**
- * The cached profile (JSON text, or null when there is no such user). The one filler of
- * keys.user(id): every route that reads it goes through here, so the cached shape cannot drift.
+ * The cached public profile (JSON text without the email, or null when there is no such user).
+ * The one filler of keys.user(id): every route that reads it goes through here, so the cached
+ * shape cannot drift — and the email never reaches the cache.
  */
 export function cachedProfile({ queries, cache, keys, env }: Deps, id: number): Promise<string | null> {
   return cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, async () => (await queries.userById.execute({ id }))[0] ?? null);
@@ -28,13 +31,19 @@ export function usersRouter(deps: Deps) {
   const { db } = database;
 
   return new Hono<AppEnv>()
+    // Before /:id. The caller's full profile, email included: private, never cached.
+    .get("/me", authenticate(deps.auth), async (c) => {
+      const [user] = await db.select(userColumns).from(users).where(eq(users.id, caller(c).userId));
+      if (!user) throw notFound("user");
+      return c.json(user);
+    })
     .get("/:id", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
       const json = await cachedProfile(deps, id);
       if (json === null) throw notFound("user");
       return sendJson(c, json);
     })
-    .post("/", validate("json", createUser), async (c) => {
+    .post("/", adminOnly, validate("json", createUser), async (c) => {
       const body = c.req.valid("json");
       const [user] = await db.insert(users).values(body).returning(userColumns);
       // The new id may have been asked for before it existed: drop the cached 404s (the profile's
@@ -43,7 +52,15 @@ export function usersRouter(deps: Deps) {
       c.header("Location", `/users/${user!.id}`);
       return c.json(user!, 201);
     })
-    .patch("/:id", validate("param", idParam), validate("json", updateUser), async (c) => {
+    .patch(
+      "/:id",
+      validate("param", idParam),
+      async (c, next) => {
+        requireSelfOrAdmin(c, c.req.valid("param").id);
+        await next();
+      },
+      validate("json", updateUser),
+      async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const [user] = await db
@@ -54,5 +71,6 @@ export function usersRouter(deps: Deps) {
       if (!user) throw notFound("user");
       await cache.evict(keys.user(id));
       return c.json(user);
-    });
+      },
+    );
 }

@@ -1,5 +1,6 @@
 import postgres from "postgres";
 import { parseEnv, type Env } from "../../src/env";
+import { TEST_JWT_SECRET } from "./auth";
 
 // Where the tests find the real services; CI and this machine run both on 127.0.0.1.
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -24,7 +25,17 @@ export async function freshDatabase(file: string): Promise<{ name: string; url: 
   return { name, url: dbUrl(name) };
 }
 
-/** Env for a test: real Postgres database + Redis under a prefix of the file's own. */
+/** Env for a test: real Postgres database + Redis under a prefix of the file's own; tokens from support/auth.ts. */
 export function testEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env {
-  return parseEnv({ NODE_ENV: "test", LOG_LEVEL: "silent", DB_SEED_DEMO: "false", ...overrides });
+  return parseEnv({
+    NODE_ENV: "test",
+    LOG_LEVEL: "silent",
+    DB_SEED_DEMO: "false",
+    JWT_SECRET: TEST_JWT_SECRET,
+    // Files make more writes and refused tokens per minute than any client should: the limits
+    // are off here and tested on their own (test/limits.test.ts).
+    RATE_LIMIT_WRITES: "0",
+    RATE_LIMIT_AUTH_FAILURES: "0",
+    ...overrides,
+  });
 }

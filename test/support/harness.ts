@@ -4,6 +4,7 @@ import { flushPrefix } from "../../src/cache/flush";
 import type { Env } from "../../src/env";
 import { createServices, type Services } from "../../src/services";
 import { freshDatabase, REDIS_URL, testEnv } from "./env";
+import { requester, type RequestOptions } from "./http";
 
 /** Response whose json() is `any`, so tests can assert on bodies without casts. */
 export interface TestResponse extends Response {
@@ -18,7 +19,7 @@ export interface Harness {
   prefix: string;
   /** Plain Redis client for assertions and cleanup. */
   redis: Redis;
-  request(path: string, init?: RequestInit & { json?: unknown }): Promise<TestResponse>;
+  request(path: string, init?: RequestOptions): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -47,14 +48,7 @@ export async function harness(
     dbUrl: url,
     prefix,
     redis,
-    request(path, init = {}) {
-      const { json, ...rest } = init;
-      if (json !== undefined) {
-        rest.body = JSON.stringify(json);
-        rest.headers = { "content-type": "application/json", ...(rest.headers as Record<string, string>) };
-      }
-      return Promise.resolve(app.request(path, rest)) as Promise<TestResponse>;
-    },
+    request: requester(app),
     async close() {
       await services.close();
       await flushPrefix(redis, prefix);

@@ -3,18 +3,29 @@ import postgres from "postgres";
 import { createApp } from "../../src/app";
 import type { Env } from "../../src/env";
 import { createServices, type Services } from "../../src/services";
+import { bearer, type As } from "./auth";
 import { REDIS_URL, testEnv } from "./env";
 import type { TestResponse } from "./harness";
 
-/** The harness' request() for an app built by hand (no harness database). */
+export type RequestOptions = RequestInit & {
+  /** Sent as JSON (content-type set). */
+  json?: unknown;
+  /** Adds `Authorization: Bearer <token>` for this user id or an admin (test/support/auth.ts). */
+  as?: As;
+};
+
+/** request(path, init) for an app: the harness' and any app built by hand. */
 export function requester(app: ReturnType<typeof createApp>) {
-  return (path: string, init: RequestInit & { json?: unknown } = {}): Promise<TestResponse> => {
-    const { json, ...rest } = init;
+  return async (path: string, init: RequestOptions = {}): Promise<TestResponse> => {
+    const { json, as, ...rest } = init;
+    let headers = rest.headers as Record<string, string> | undefined;
     if (json !== undefined) {
       rest.body = JSON.stringify(json);
-      rest.headers = { "content-type": "application/json", ...(rest.headers as Record<string, string>) };
+      headers = { "content-type": "application/json", ...headers };
     }
-    return Promise.resolve(app.request(path, rest)) as Promise<TestResponse>;
+    if (as !== undefined) headers = { ...(await bearer(as)), ...headers };
+    if (headers) rest.headers = headers;
+    return (await app.request(path, rest)) as TestResponse;
   };
 }
 

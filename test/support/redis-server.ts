@@ -1,8 +1,9 @@
 import type { Subprocess } from "bun";
 import Redis from "ioredis";
+import { freePort } from "./port";
 
 /** A throwaway redis-server of the test's own, so a test can stop, pause or kill it. */
-export async function startRedis(port = 20000 + Math.floor(Math.random() * 20000)) {
+export async function startRedis(port = freePort()) {
   let proc: Subprocess | undefined;
   const start = async () => {
     proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {

@@ -1,4 +1,5 @@
 import type { Subprocess } from "bun";
+import { TEST_JWT_SECRET } from "./auth";
 
 /**
  * Starts `bun run src/index.ts` with the given env on a port the OS hands out; resolves once it
@@ -9,7 +10,9 @@ export async function startService(env: Record<string, string>, timeoutMs = 80_0
     Object.entries(process.env).filter(([k]) => !["DATABASE_URL", "REDIS_URL", "PORT", "LOG_LEVEL"].includes(k)),
   ) as Record<string, string>;
   const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(["bun", "run", "src/index.ts"], {
-    env: { ...clean, PORT: "0", HOST: "127.0.0.1", ...env },
+    // The test secret unless the caller asks for the embedded default (JWT_SECRET: ""): a
+    // generated secret would otherwise land in the working tree's ./.data.
+    env: { ...clean, PORT: "0", HOST: "127.0.0.1", JWT_SECRET: TEST_JWT_SECRET, ...env },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -1,0 +1,49 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { forbidden } from "../lib/errors";
+import { tokenMatches, presentedToken } from "../obs/token";
+import type { AppEnv, Auth, AuthIdentity } from "../types";
+
+/** The verified caller; only for routes behind authenticate (a bug otherwise, hence the throw). */
+export function caller(c: Context<AppEnv>): AuthIdentity {
+  const auth = c.get("auth");
+  if (!auth) throw new Error("route needs the authenticate middleware");
+  return auth;
+}
+
+export function requireAdmin(c: Context<AppEnv>): AuthIdentity {
+  const me = caller(c);
+  if (!me.admin) throw forbidden("this needs an admin token");
+  return me;
+}
+
+/** As middleware: refused before the body is even validated. */
+export const adminOnly: MiddlewareHandler<AppEnv> = async function adminOnly(c, next) {
+  requireAdmin(c);
+  await next();
+};
+
+/** The user themself or an admin. */
+export function requireSelfOrAdmin(c: Context<AppEnv>, userId: number): AuthIdentity {
+  const me = caller(c);
+  if (!me.admin && me.userId !== userId) throw forbidden("a user can only change their own profile");
+  return me;
+}
+
+/**
+ * The one rule for operator endpoints (/metrics, /debug/*): the endpoint's static token
+ * (METRICS_TOKEN / DEBUG_TOKEN, as Bearer or the named header) or a valid admin JWT.
+ */
+export async function operatorAuthorized(c: Context<AppEnv>, auth: Auth, token: string | undefined, header?: string): Promise<boolean> {
+  const given = presentedToken(c, header);
+  if (!given) return false;
+  if (token !== undefined && tokenMatches(given, token)) return true;
+  if (!auth.verify) return false;
+  try {
+    const identity = await auth.verify(given);
+    if (!identity.admin) return false;
+    c.set("auth", identity);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,60 @@
+import type { Cluster, Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { Env } from "../env";
+import { ApiError } from "../lib/errors";
+
+export type LimiterName = "writes" | "auth_failures";
+
+const tooMany = (res: RateLimiterRes, what: string) => {
+  const retryS = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+  return new ApiError(429, "rate_limited", `too many ${what}; retry in ${retryS} s`, undefined, { "retry-after": String(retryS) });
+};
+
+/**
+ * The two abuse limits, counted by rate-limiter-flexible: in Redis (the cache's client, under
+ * REDIS_KEY_PREFIX) so they hold across instances, or in process memory with the LRU cache.
+ * Redis failing (down, paused, not connected yet) fails open: the request goes on unlimited and
+ * `failOpen` counts it (exported as rate_limit_fail_open_total).
+ */
+export function createLimits(env: Env, keyPrefix: (name: LimiterName) => string, redis?: Redis | Cluster) {
+  const make = (name: LimiterName, points: number, duration: number): RateLimiterAbstract | undefined => {
+    if (points === 0) return undefined;
+    const opts = { keyPrefix: keyPrefix(name), points, duration };
+    // rejectIfRedisNotReady: while disconnected, fail at once instead of waiting on the socket.
+    return redis ? new RateLimiterRedis({ ...opts, storeClient: redis, rejectIfRedisNotReady: true }) : new RateLimiterMemory(opts);
+  };
+  const writes = make("writes", env.RATE_LIMIT_WRITES, env.RATE_LIMIT_WRITES_WINDOW_S);
+  const failures = make("auth_failures", env.RATE_LIMIT_AUTH_FAILURES, env.RATE_LIMIT_AUTH_FAILURES_WINDOW_S);
+  const failOpen: Record<LimiterName, number> = { writes: 0, auth_failures: 0 };
+
+  /** Runs a limiter call; a RateLimiterRes rejection is the limit, anything else is the store failing. */
+  async function guarded<T>(name: LimiterName, call: () => Promise<T>, what: string): Promise<T | undefined> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof RateLimiterRes) throw tooMany(err, what);
+      failOpen[name]++;
+      return undefined;
+    }
+  }
+
+  return {
+    failOpen,
+    /** One write by this subject; 429 past RATE_LIMIT_WRITES per window. */
+    async consumeWrite(sub: string): Promise<void> {
+      if (writes) await guarded("writes", () => writes.consume(sub), "writes");
+    },
+    /** 429 when this address has used up its failed authentications: checked before verifying. */
+    async checkAuthFailures(address: string): Promise<void> {
+      if (!failures) return;
+      const res = await guarded("auth_failures", () => failures.get(address), "failed authentications");
+      if (res && res.consumedPoints >= env.RATE_LIMIT_AUTH_FAILURES) throw tooMany(res, "failed authentications");
+    },
+    /** Counts one failed authentication from this address. */
+    async recordAuthFailure(address: string): Promise<void> {
+      if (failures) await guarded("auth_failures", () => failures.consume(address), "failed authentications");
+    },
+  };
+}
+
+export type Limits = ReturnType<typeof createLimits>;

@@ -4,6 +4,7 @@ import type { CacheKeys } from "./cache/keys";
 import type { Database } from "./db/client";
 import type { Queries } from "./db/queries";
 import type { Env } from "./env";
+import type { Lifecycle } from "./lifecycle";
 import type { RequestStats } from "./obs/context";
 import type { Telemetry } from "./obs/events";
 
@@ -15,6 +16,8 @@ export interface Deps {
   cache: CacheAside;
   keys: CacheKeys;
   telemetry: Telemetry;
+  /** Set when served by src/lifecycle.ts: drains on shutdown. Tests calling app.request() leave it out. */
+  lifecycle?: Lifecycle;
   /** Where log lines go (default stdout); tests pass a collector. */
   logWrite?: (line: string) => void;
 }

@@ -11,6 +11,9 @@ export interface RequestStatsOptions {
   timingAllowOrigin?: string;
 }
 
+/** nginx's status for "the client closed the connection before the response": never sent, only counted. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 const plural = (n: number) => (n === 1 ? "1 query" : `${n} queries`);
 
 /**
@@ -38,7 +41,9 @@ export function requestStats(opts: RequestStatsOptions): MiddlewareHandler {
     if (timingAllowOrigin) c.res.headers.append("Timing-Allow-Origin", timingAllowOrigin);
     if (telemetry.request.active) {
       stats.route = c.get("unmatched") ? "(unmatched)" : routePath(c, -1) || c.req.path;
-      telemetry.request.emit({ method: c.req.method, route: stats.route, status: c.res.status, totalMs, stats });
+      // Count what the client got: when its connection closed before this answer, nothing (499).
+      const status = c.req.raw.signal.aborted ? CLIENT_CLOSED_REQUEST : c.res.status;
+      telemetry.request.emit({ method: c.req.method, route: stats.route, status, totalMs, stats });
     }
   };
 }

@@ -77,7 +77,9 @@ test("paused Redis (SIGSTOP), breaker open: the PATCH's eviction is replayed bef
 
 test("Redis restarted from its dump (SAVE, kill -9, restart): evictions missed while it was down are replayed", async () => {
   const id = await newUser("saved");
+  const other = await newUser("untouched");
   expect(cacheDesc(await h.request(`/users/${id}`))).toBe("miss");
+  expect(cacheDesc(await h.request(`/users/${other}`))).toBe("miss");
   await redis.save(); // the snapshot holds the cached "saved" profile
   await redis.kill();
   await openBreaker(id);
@@ -91,7 +93,56 @@ test("Redis restarted from its dump (SAVE, kill -9, restart): evictions missed w
   const first = await firstReadFromRedis(id);
   expect(first).toEqual({ desc: "miss", name: "renamed" });
   expect((await firstReadFromRedis(id)).desc).toBe("hit");
+  // Redis' run_id changed: every entry restored from the snapshot now lives at most
+  // CACHE_RECOVERY_TTL_S (5 s by default) instead of its 300 s.
+  const admin = new Redis(redis.url);
+  try {
+    let ttl = await admin.pttl(h.services.keys.user(other));
+    for (let i = 0; i < 100 && ttl > 5000; i++) {
+      await Bun.sleep(20);
+      ttl = await admin.pttl(h.services.keys.user(other));
+    }
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(5000);
+  } finally {
+    admin.disconnect();
+  }
 });
+
+test("graceful shutdown delivers the evictions still pending, past the open breaker", async () => {
+  const { url: dbUrl } = await freshDatabase("cache_faults_flush");
+  const prefix = "hpt-cache-faults-flush";
+  const svc = await startService({
+    DATABASE_URL: dbUrl, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: "info", SHUTDOWN_DRAIN_S: "0",
+    REDIS_COMMAND_TIMEOUT_MS: "100", CACHE_BREAKER_THRESHOLD: "2", CACHE_BREAKER_COOLDOWN_MS: "60000",
+  });
+  const direct = new Redis(redis.url);
+  try {
+    const json = { "content-type": "application/json" };
+    const created = await fetch(`${svc.url}/users`, { method: "POST", headers: json, body: JSON.stringify({ email: "flush@example.com", name: "old" }) });
+    const id = ((await created.json()) as { id: number }).id;
+    await fetch(`${svc.url}/users/${id}`);
+    const key = `${prefix}:v1:{user:${id}}`;
+    expect(await direct.exists(key)).toBe(1);
+    redis.pause();
+    try {
+      let timing = "";
+      for (let i = 0; i < 20 && !timing.includes("bypass"); i++) timing = (await fetch(`${svc.url}/users/${id}`)).headers.get("server-timing") ?? "";
+      const patch = await fetch(`${svc.url}/users/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ name: "new" }) });
+      expect(patch.headers.get("server-timing")).toContain('desc="bypass"');
+    } finally {
+      redis.resume();
+    }
+    // No read comes after: only the shutdown can deliver the eviction (the breaker stays open 60 s).
+    expect(await direct.exists(key)).toBe(1);
+    expect(await svc.stop("SIGTERM")).toBe(0);
+    expect(await direct.exists(key)).toBe(0);
+    expect(svc.output()).not.toContain("cache evictions not delivered at shutdown");
+  } finally {
+    direct.disconnect();
+    svc.proc.kill("SIGKILL");
+  }
+}, 60_000);
 
 test("an instance killed while holding an undelivered eviction: the next instance bounds the stale entry's TTL", async () => {
   const { url: dbUrl } = await freshDatabase("cache_faults_restart");

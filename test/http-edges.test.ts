@@ -61,9 +61,9 @@ test("a malformed chunked body: Bun answers 400, the app logs no error and count
   const since = lines.length;
   const answer = await rawExchange(`${head}zz\r\n{"a":1}\r\n0\r\n\r\n`);
   expect(answer.startsWith("HTTP/1.1 400")).toBe(true);
-  const line = await requestLine("/users", since);
-  expect(line.status).toBeGreaterThanOrEqual(400);
-  expect(line.status).toBeLessThan(500);
+  // The connection is gone (Bun closed it after its 400), which the app cannot tell from a client
+  // that left mid-body: counted 499, the client's doing either way.
+  expect((await requestLine("/users", since)).status).toBe(499);
   expect(logged().slice(since).filter((l) => l.level === "error")).toEqual([]);
   const statuses = await routeStatuses("POST", "/users");
   expect(Object.keys(statuses).filter((s) => s >= "500")).toEqual([]);

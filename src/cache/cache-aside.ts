@@ -135,9 +135,14 @@ export function createCacheAside(opts: CacheAsideOptions) {
     get pendingEvictions(): number {
       return pending.size;
     },
-    /** Tries once to deliver pending evictions (at shutdown); resolves with how many are left. */
+    /**
+     * At shutdown: one last attempt to deliver the pending evictions, past the breaker (nothing
+     * is left to protect, and each command is bounded by its timeout). Resolves with how many are left.
+     */
     async flush(): Promise<number> {
-      if (pending.size) await replay();
+      const batch = [...pending];
+      const settled = await Promise.allSettled(batch.map(([key]) => store.evict([key])));
+      batch.forEach(([key, s], i) => settled[i]!.status === "fulfilled" && pending.get(key) === s && pending.delete(key));
       return pending.size;
     },
     /** Returns the JSON text of the value, or null when the loader found nothing. */

@@ -5,7 +5,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { timeout } from "hono/timeout";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
-import { drain } from "./middleware/drain";
+import { drainReadiness } from "./middleware/drain";
 import { planCapture, planRequested } from "./middleware/plan-capture";
 import { requestStats } from "./middleware/request-stats";
 import { requireJson } from "./middleware/require-json";
@@ -40,7 +40,6 @@ export function createApp(deps: Deps) {
     );
     if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
   }
-  if (deps.lifecycle) app.use(drain({ lifecycle: deps.lifecycle }));
   // The headers that protect a JSON API; the document-only ones (XSS auditor, DNS prefetch,
   // IE download options, Flash policies, opener/agent-cluster isolation) only add bytes to every
   // response — and response headers were the largest cost of a cached read (see README).
@@ -69,6 +68,7 @@ export function createApp(deps: Deps) {
   );
   app.on(withBody, "*", requireJson());
 
+  if (deps.lifecycle) app.use("/readyz", drainReadiness({ lifecycle: deps.lifecycle }));
   app.route("/", healthRouter(deps));
   app.route("/users", usersRouter(deps));
   app.route("/users", userDocumentsRouter(deps));

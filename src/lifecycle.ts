@@ -2,12 +2,25 @@ import type { Server } from "bun";
 import type { Env } from "./env";
 import type { Logger } from "./lib/log";
 
-/** Whether the process is shutting down; read by the drain middleware on every request. */
+/** Whether the process is shutting down: read by the server's fetch and the readiness probe. */
 export interface Lifecycle {
   readonly draining: boolean;
 }
 
 type LifecycleEnv = Pick<Env, "HOST" | "PORT" | "SERVER_IDLE_TIMEOUT_S" | "SHUTDOWN_DRAIN_S" | "SHUTDOWN_TIMEOUT_S">;
+
+async function closing(response: Response | Promise<Response>): Promise<Response> {
+  const res = await response;
+  try {
+    res.headers.set("Connection", "close");
+    return res;
+  } catch {
+    // Immutable headers (a Response built elsewhere): copy it.
+    const copy = new Response(res.body, res);
+    copy.headers.set("Connection", "close");
+    return copy;
+  }
+}
 
 export function createLifecycle(): Lifecycle & { startDraining(): void } {
   let draining = false;
@@ -40,7 +53,11 @@ export function serve(opts: {
   exit?: (code: number) => void;
 }) {
   const { env, log, lifecycle } = opts;
-  const server = Bun.serve({ hostname: env.HOST, port: env.PORT, idleTimeout: env.SERVER_IDLE_TIMEOUT_S, fetch: opts.fetch });
+  const app = opts.fetch;
+  // While draining, every answer tells keep-alive clients to leave. Otherwise one boolean check:
+  // no wrapper promise on the hot path.
+  const fetch = (req: Request, server: Server<undefined>) => (lifecycle.draining ? closing(app(req, server)) : app(req, server));
+  const server = Bun.serve({ hostname: env.HOST, port: env.PORT, idleTimeout: env.SERVER_IDLE_TIMEOUT_S, fetch });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) =>

@@ -43,6 +43,8 @@ export function createCacheAside(opts: CacheAsideOptions) {
   // Bumped whenever an eviction is missed or Redis reconnects: a load that started before must not
   // fill (its generation may predate an eviction that never ran, or a restart that reset counters).
   let epoch = 0;
+  // Counts evict() calls: a read that saw it change while out does not offer its load to joiners.
+  let evictions = 0;
 
   const record = (op: "get" | "set" | "del", result: CacheResult, start: number) => {
     const durMs = performance.now() - start;
@@ -148,6 +150,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
     /** Returns the JSON text of the value, or null when the loader found nothing. */
     async getOrLoad(key: string, ttlS: number, loader: () => Promise<unknown>): Promise<string | null> {
       const start = performance.now();
+      const evictionsBefore = evictions;
       // O(1) on the hot path: a Map size check; the replay runs only after a missed eviction.
       const before = pending.size === 0 ? "ok" : await replay();
       const r = before === "ok" ? await guarded(() => store.read(key)) : { ok: false as const, bypass: before === "bypass" };
@@ -158,15 +161,21 @@ export function createCacheAside(opts: CacheAsideOptions) {
       record("get", r.ok ? "miss" : r.bypass ? "bypass" : "error", start);
       const joined = inflight.get(key);
       if (joined) return joined;
-      const p = load(key, ttlS, r.ok ? r.value.gen : null, loader).finally(() => {
-        if (inflight.get(key) === p) inflight.delete(key);
-      });
-      inflight.set(key, p);
+      const p = load(key, ttlS, r.ok ? r.value.gen : null, loader);
+      // Shared only if no eviction ran while this read was out: a write may have landed meanwhile,
+      // and a reader arriving after its eviction must not join a load that may predate it.
+      if (evictions === evictionsBefore) {
+        inflight.set(key, p);
+        void p.finally(() => {
+          if (inflight.get(key) === p) inflight.delete(key);
+        }).catch(() => {});
+      }
       return p;
     },
     /** Evict after a write. Never throws: an eviction that does not reach the store is replayed later. */
     async evict(...keys: string[]): Promise<void> {
       // A load already in flight read pre-write data: later readers must not join it.
+      evictions++;
       for (const key of keys) inflight.delete(key);
       const start = performance.now();
       const { outcome, failed } = await evictNow(keys);

@@ -8,6 +8,7 @@ import { logger } from "./lib/log";
 import { authenticate, limitWrites } from "./middleware/authenticate";
 import { cacheControl } from "./middleware/cache-control";
 import { corsPolicy, timingAllowOrigin } from "./middleware/cors";
+import { drainReadiness } from "./middleware/drain";
 import { planCapture, planRequested } from "./middleware/plan-capture";
 import { requestStats } from "./middleware/request-stats";
 import { requireJson } from "./middleware/require-json";
@@ -78,6 +79,7 @@ export function createApp(deps: Deps) {
   const writes = [...withBody, "DELETE"];
   app.on(writes, "*", authenticate(deps.auth), limitWrites(deps.auth));
 
+  if (deps.lifecycle) app.use("/readyz", drainReadiness({ lifecycle: deps.lifecycle }));
   app.route("/", healthRouter(deps));
   app.route("/users", usersRouter(deps));
   app.route("/users", userDocumentsRouter(deps));

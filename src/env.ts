@@ -44,7 +44,18 @@ const corsOrigins = z
   })
   .optional();
 
-export const envSchema = z.object({
+/** Bun.serve's largest idleTimeout (seconds); 0 disables it. */
+export const MAX_IDLE_TIMEOUT_S = 255;
+/**
+ * How much longer than the request timeout a connection may stay silent. Bun checks idle
+ * timeouts on a 4 s tick (idleTimeout 5, 6 and 7 all closed a silent connection at 8 s here),
+ * so 5 s covers the tick plus the time to write the 504.
+ */
+export const IDLE_MARGIN_S = 5;
+/** The smallest idle timeout that still lets the app's own 504 reach the client. */
+export const minIdleTimeoutS = (requestTimeoutMs: number) => Math.ceil(requestTimeoutMs / 1000) + IDLE_MARGIN_S;
+
+const fields = {
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().default("0.0.0.0"),
   PORT: int(3000, 0, 65535),
@@ -70,6 +81,9 @@ export const envSchema = z.object({
   CACHE_BREAKER_THRESHOLD: int(5, 1),
   CACHE_BREAKER_COOLDOWN_MS: int(5000, 1),
   CACHE_MEMORY_MAX_ENTRIES: int(50_000, 1),
+  // On this process' first connection to Redis and after Redis restarted, cached entries get at
+  // most this TTL: what a crashed instance's undelivered evictions or an old snapshot can cost.
+  CACHE_RECOVERY_TTL_S: int(5, 0),
 
   // TTLs in seconds = the staleness each kind of data may show to readers.
   CACHE_TTL_USER_S: int(300, 1),
@@ -86,8 +100,19 @@ export const envSchema = z.object({
   CORS_ORIGINS: corsOrigins,
   CORS_MAX_AGE_S: int(600, 0, 86_400),
   BODY_LIMIT_BYTES: int(1024 * 1024, 1),
-  REQUEST_TIMEOUT_MS: int(15_000, 1),
-  SHUTDOWN_TIMEOUT_S: int(10, 0),
+  // The server's idle timeout must outlast the request timeout, or the connection is closed before
+  // the 504 is written: see serverIdleTimeoutS(). Bun caps idleTimeout at 255 s.
+  REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max((MAX_IDLE_TIMEOUT_S - IDLE_MARGIN_S) * 1000, `at most ${(MAX_IDLE_TIMEOUT_S - IDLE_MARGIN_S) * 1000}: the server's idle timeout (Bun's max ${MAX_IDLE_TIMEOUT_S} s) must outlast it`)
+    .default(15_000),
+  SERVER_IDLE_TIMEOUT_S: z.coerce.number().int().min(0).max(MAX_IDLE_TIMEOUT_S).optional(),
+  // SIGTERM: /readyz 503 and Connection: close for SHUTDOWN_DRAIN_S, then stop accepting and give
+  // in-flight requests SHUTDOWN_TIMEOUT_S. 3 + 5 stays inside docker stop's 10 s before SIGKILL.
+  SHUTDOWN_DRAIN_S: int(3, 0, 600),
+  SHUTDOWN_TIMEOUT_S: int(5, 0),
 
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SLOW_QUERY_MS: int(50, 0),
@@ -114,20 +139,34 @@ export const envSchema = z.object({
   RATE_LIMIT_WRITES_WINDOW_S: int(60, 1),
   RATE_LIMIT_AUTH_FAILURES: int(20, 0),
   RATE_LIMIT_AUTH_FAILURES_WINDOW_S: int(300, 1),
-}).superRefine((e, ctx) => {
-  if (e.JWT_SECRET && e.JWT_JWKS_URL) {
-    ctx.addIssue({ code: "custom", path: ["JWT_JWKS_URL"], message: "set JWT_SECRET or JWT_JWKS_URL, not both" });
-  }
-  // A real database in production with no key would mean either open writes or a secret nobody
-  // can mint tokens for: refuse, unless the operator says AUTH=off on purpose.
-  if (e.NODE_ENV === "production" && e.DATABASE_URL && e.AUTH === "on" && !e.JWT_SECRET && !e.JWT_JWKS_URL) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["JWT_SECRET"],
-      message: "required with DATABASE_URL in production (or JWT_JWKS_URL; AUTH=off only on a trusted network)",
-    });
-  }
-});
+};
+
+export const envSchema = z
+  .object(fields)
+  .superRefine((e, ctx) => {
+    if (e.JWT_SECRET && e.JWT_JWKS_URL) {
+      ctx.addIssue({ code: "custom", path: ["JWT_JWKS_URL"], message: "set JWT_SECRET or JWT_JWKS_URL, not both" });
+    }
+    // A real database in production with no key would mean either open writes or a secret nobody
+    // can mint tokens for: refuse, unless the operator says AUTH=off on purpose.
+    if (e.NODE_ENV === "production" && e.DATABASE_URL && e.AUTH === "on" && !e.JWT_SECRET && !e.JWT_JWKS_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_SECRET"],
+        message: "required with DATABASE_URL in production (or JWT_JWKS_URL; AUTH=off only on a trusted network)",
+      });
+    }
+    const min = minIdleTimeoutS(e.REQUEST_TIMEOUT_MS);
+    if (e.SERVER_IDLE_TIMEOUT_S !== undefined && e.SERVER_IDLE_TIMEOUT_S !== 0 && e.SERVER_IDLE_TIMEOUT_S < min) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["SERVER_IDLE_TIMEOUT_S"],
+        message: `must be 0 (off) or at least ${min} s with REQUEST_TIMEOUT_MS=${e.REQUEST_TIMEOUT_MS}: a shorter idle timeout closes the connection before the 504 is sent`,
+      });
+    }
+  })
+  // Unset: derived from the request timeout, so the two can never contradict.
+  .transform((e) => ({ ...e, SERVER_IDLE_TIMEOUT_S: e.SERVER_IDLE_TIMEOUT_S ?? minIdleTimeoutS(e.REQUEST_TIMEOUT_MS) }));
 
 export type Env = z.infer<typeof envSchema>;
 

@@ -2,6 +2,7 @@ import { createApp } from "./app";
 import { seedDemoIfEmpty } from "./db/seed";
 import { env as loadEnv } from "./env";
 import { logger } from "./lib/log";
+import { createLifecycle, serve } from "./lifecycle";
 import { createServices } from "./services";
 import { startupTokens } from "./auth/startup";
 
@@ -9,12 +10,10 @@ const env = loadEnv();
 const log = logger(env.LOG_LEVEL);
 const services = await createServices(env);
 if (env.DB_SEED_DEMO && (await seedDemoIfEmpty(services.database.db))) log.info("seeded a demo data set (100 users, 2000 documents)");
-const app = createApp(services);
+const lifecycle = createLifecycle();
+const app = createApp({ ...services, lifecycle });
 if (services.auth.source.kind === "off") log.warn("AUTH=off: every write is accepted without a token; trusted network only");
-
-const server = Bun.serve({ hostname: env.HOST, port: env.PORT, fetch: app.fetch });
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+const { server } = serve({ env, log, lifecycle, fetch: app.fetch, close: services.close });
 
 const url = `http://${env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST}:${server.port}`;
 const pgDesc = services.database.kind === "pglite" ? `PGlite (embedded, ${env.PGLITE_DIR})` : "PostgreSQL";
@@ -23,18 +22,4 @@ log.info(`hotpath listening on ${url}`, { database: pgDesc, cache: cacheDesc, po
 if (env.LOG_LEVEL !== "silent") {
   console.log(`try: curl -i ${url}/users/1`);
   console.log(await startupTokens(services.auth.source, env, url));
-}
-
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info("shutting down", { signal });
-  // stop(false): stop accepting, let in-flight requests finish; then close the pool and Redis.
-  const drained = server.stop(false);
-  const deadline = new Promise((r) => setTimeout(r, env.SHUTDOWN_TIMEOUT_S * 1000));
-  await Promise.race([drained, deadline]);
-  await services.close();
-  log.info("bye");
-  process.exit(0);
 }

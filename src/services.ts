@@ -4,7 +4,7 @@ import { createVerifier } from "./auth/verify";
 import type { Cluster, Redis } from "ioredis";
 import { createBreaker } from "./cache/breaker";
 import { createCacheAside } from "./cache/cache-aside";
-import { cacheKeys } from "./cache/keys";
+import { cacheKeys, KEY_VERSION } from "./cache/keys";
 import { createRedisStore } from "./cache/redis-store";
 import { createMemoryStore, type CacheStore } from "./cache/store";
 import { createDatabase } from "./db/client";
@@ -48,12 +48,24 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
   // With the offline queue off, commands sent before "ready" fail; wait briefly for the connection
   // (a dead Redis only delays startup by the connect timeout, then the service runs fail-open).
   if (!(await store.ready(env.REDIS_CONNECT_TIMEOUT_MS))) log.warn("cache not reachable at startup; serving from Postgres");
+  let recovered!: () => void;
+  const firstRecovery = new Promise<void>((r) => (recovered = r));
   const cache = createCacheAside({
     store,
     breaker: createBreaker({ threshold: env.CACHE_BREAKER_THRESHOLD, cooldownMs: env.CACHE_BREAKER_COOLDOWN_MS }),
     telemetry,
     negativeTtlS: env.CACHE_TTL_NEGATIVE_S,
     jitterPct: env.CACHE_TTL_JITTER_PCT,
+    recovery: {
+      // Cache entries only (the versioned namespace), never generation counters.
+      match: `${env.REDIS_KEY_PREFIX}:${KEY_VERSION}:*`,
+      ttlS: env.CACHE_RECOVERY_TTL_S,
+      onDone: (r) => {
+        if ("error" in r) log.warn("cache recovery: TTL clamp failed", { err: r.error.message });
+        else log.info("cache recovery: entry TTLs clamped", { entries: r.entries, maxTtlS: env.CACHE_RECOVERY_TTL_S });
+        recovered();
+      },
+    },
   });
   const keys = cacheKeys(env.REDIS_KEY_PREFIX);
   const source = resolveKeySource(env);
@@ -62,6 +74,11 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     verify: source.kind === "off" ? undefined : createVerifier(source, env),
     limits: createLimits(env, keys.rateLimit, store.client),
   };
+  // Serve once the clamp is done (entries are then bounded before the first read), but never wait
+  // on it longer than on the connection itself: a large keyspace must not hold up startup.
+  if (store.kind !== "memory" && env.CACHE_RECOVERY_TTL_S > 0) {
+    await Promise.race([firstRecovery, Bun.sleep(env.REDIS_CONNECT_TIMEOUT_MS)]);
+  }
   return {
     env,
     database,
@@ -71,6 +88,10 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     telemetry,
     auth,
     async close() {
+      // Last chance for evictions Redis did not take: once the process is gone they are lost (the
+      // next instance's recovery clamp bounds what that costs).
+      const lost = await cache.flush();
+      if (lost) log.warn("cache evictions not delivered at shutdown", { keys: lost });
       await Promise.allSettled([database.close(), store.close()]);
     },
   };

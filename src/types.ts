@@ -7,6 +7,7 @@ import type { Limits } from "./auth/limits";
 import type { KeySource } from "./auth/secret";
 import type { Verify } from "./auth/verify";
 import type { Env } from "./env";
+import type { Lifecycle } from "./lifecycle";
 import type { RequestStats } from "./obs/context";
 import type { Telemetry } from "./obs/events";
 
@@ -19,6 +20,8 @@ export interface Deps {
   keys: CacheKeys;
   telemetry: Telemetry;
   auth: Auth;
+  /** Set when served by src/lifecycle.ts: drains on shutdown. Tests calling app.request() leave it out. */
+  lifecycle?: Lifecycle;
   /** Where log lines go (default stdout); tests pass a collector. */
   logWrite?: (line: string) => void;
 }

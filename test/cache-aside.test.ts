@@ -137,6 +137,26 @@ for (const kind of ["redis", "memory"] as const) {
       await old;
       expect(JSON.parse(fresh!).v).toBe("new");
     });
+
+    test("…nor one whose cache read was still out when the eviction ran", async () => {
+      const cache = await makeReady();
+      const key = keys.user(kind === "redis" ? 7 : 107);
+      const release = deferred<void>();
+      const old = cache.getOrLoad(key, 100, async () => (await release.promise, { v: "old" }));
+      // evict() starts synchronously: the read above has not come back yet.
+      await cache.evict(key);
+      // Not joining, this read runs its own loader, which lets the old load finish.
+      const fresh = cache.getOrLoad(key, 100, async () => (release.resolve(), { v: "new" }));
+      // Joining, nothing would release the old load: release it anyway, so a failure is a wrong
+      // value rather than a hang.
+      const fallback = setTimeout(() => release.resolve(), 2000);
+      try {
+        expect(JSON.parse((await fresh)!).v).toBe("new");
+      } finally {
+        clearTimeout(fallback);
+        await old;
+      }
+    });
   });
 }
 

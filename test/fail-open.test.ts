@@ -18,8 +18,8 @@ beforeAll(async () => {
   userId = (await res.json()).id;
 });
 afterAll(async () => {
-  await h.close();
-  await redis.kill();
+  await h?.close();
+  await redis?.stop();
 });
 
 const read = () => h.request(`/users/${userId}`);

@@ -1,5 +1,5 @@
 import Redis, { Cluster, type RedisOptions } from "ioredis";
-import { GEN_TTL_MS, type CacheStore } from "./store";
+import { GEN_SUFFIX, GEN_TTL_MS, type CacheStore } from "./store";
 
 // KEYS[1] = entry, KEYS[2] = its generation counter (same hash slot by construction).
 const FILL = `
@@ -38,9 +38,10 @@ export function createRedisStore(opts: RedisStoreOptions): CacheStore & { client
     enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 3000),
   };
+  const isCluster = Boolean(opts.clusterNodes?.length);
   const client = (
-    opts.clusterNodes?.length
-      ? new Cluster(opts.clusterNodes, { enableAutoPipelining: true, enableOfflineQueue: false, redisOptions: base })
+    isCluster
+      ? new Cluster(opts.clusterNodes!, { enableAutoPipelining: true, enableOfflineQueue: false, redisOptions: base })
       : new Redis(opts.url ?? "redis://127.0.0.1:6379", base)
   ) as Client;
   // Without a listener ioredis logs every reconnect failure as an unhandled error event.
@@ -48,39 +49,38 @@ export function createRedisStore(opts: RedisStoreOptions): CacheStore & { client
   client.defineCommand("hpFill", { numberOfKeys: 2, lua: FILL });
   client.defineCommand("hpEvict", { numberOfKeys: 2, lua: EVICT });
 
-  // Evictions that failed while Redis was unreachable are replayed once it is back, so a write
-  // made during an outage does not leave a pre-outage value cached until its TTL runs out.
-  const pending = new Set<string>();
-  const evictOne = (key: string) => client.hpEvict(key, `${key}:gen`, GEN_TTL_MS);
-  // Replayed on reconnect and before the next read (a pause or timeout does not reconnect).
-  const flushPending = async () => {
-    const keys = [...pending];
-    pending.clear();
-    const results = await Promise.allSettled(keys.map(evictOne));
-    results.forEach((r, i) => r.status === "rejected" && pending.add(keys[i]!));
-    if (pending.size) throw new Error("cache eviction replay failed");
+  const masters = (): Redis[] => (isCluster ? (client as Cluster).nodes("master") : [client as Redis]);
+  // Which server process answers: a run_id that changed means Redis restarted (perhaps from an
+  // older snapshot, which brings back entries that evictions since that snapshot had deleted).
+  const identity = async () => {
+    const infos = await Promise.all(masters().map((n) => n.info("server")));
+    return infos.map((i) => /run_id:(\w+)/.exec(i)?.[1] ?? "?").sort().join(",");
   };
-  client.on("ready", () => void flushPending().catch(() => {}));
+  let runId: string | undefined;
+  let announced = false;
+  const listeners: ((info: { first: boolean; restarted: boolean }) => void)[] = [];
+  client.on("ready", async () => {
+    // Unknown identity (INFO failed) counts as a restart: the safe side.
+    const id = await identity().catch(() => "");
+    const info = { first: runId === undefined, restarted: runId !== undefined && (id === "" || id !== runId) };
+    runId = id;
+    announced = true;
+    for (const l of listeners) l(info);
+  });
 
   return {
-    kind: opts.clusterNodes?.length ? "redis-cluster" : "redis",
+    kind: isCluster ? "redis-cluster" : "redis",
     client,
     async read(key) {
-      if (pending.size) await flushPending();
       // One round trip: the entry and its counter share a hash slot, so MGET works on a cluster.
-      const [value, gen] = await client.mget(key, `${key}:gen`);
+      const [value, gen] = await client.mget(key, `${key}${GEN_SUFFIX}`);
       return { value: value ?? null, gen: gen ?? "" };
     },
     async fill(key, gen, value, ttlMs) {
-      return (await client.hpFill(key, `${key}:gen`, gen, value, Math.max(1, Math.round(ttlMs)))) === 1;
+      return (await client.hpFill(key, `${key}${GEN_SUFFIX}`, gen, value, Math.max(1, Math.round(ttlMs)))) === 1;
     },
     async evict(keys) {
-      const results = await Promise.allSettled(keys.map(evictOne));
-      const failed = keys.filter((_, i) => results[i]!.status === "rejected");
-      if (failed.length) {
-        for (const key of failed) pending.add(key);
-        throw (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
-      }
+      await Promise.all(keys.map((key) => client.hpEvict(key, `${key}${GEN_SUFFIX}`, GEN_TTL_MS)));
     },
     async ping() {
       await client.ping();
@@ -97,6 +97,30 @@ export function createRedisStore(opts: RedisStoreOptions): CacheStore & { client
         const timer = setTimeout(() => done(false), timeoutMs);
         client.once("ready", onReady);
       });
+    },
+    onReady(listener) {
+      listeners.push(listener);
+      // Connected before anyone listened: that first connection is still news to this listener.
+      if (announced) queueMicrotask(() => listener({ first: true, restarted: false }));
+    },
+    async clampTtl(pattern, maxMs) {
+      let seen = 0;
+      for (const node of masters()) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+          cursor = next;
+          const entries = keys.filter((k) => !k.endsWith(GEN_SUFFIX));
+          if (entries.length) {
+            const batch = node.pipeline();
+            // LT: only ever shortens. Spread over [max/2, max] so the entries do not all expire at once.
+            for (const k of entries) batch.pexpire(k, Math.max(1, Math.round(maxMs * (0.5 + Math.random() / 2))), "LT");
+            await batch.exec();
+          }
+          seen += entries.length;
+        } while (cursor !== "0");
+      }
+      return seen;
     },
     async close() {
       try {

@@ -14,11 +14,23 @@ export interface CacheStore {
   ping(): Promise<void>;
   /** Resolves once connected, or after timeoutMs either way: a dead cache must not block startup. */
   ready(timeoutMs: number): Promise<boolean>;
+  /**
+   * Calls `listener` each time the connection becomes ready: `first` for the first connection of
+   * this process, `restarted` when the server itself restarted since the previous connection
+   * (it may have come back from an older snapshot).
+   */
+  onReady(listener: (info: { first: boolean; restarted: boolean }) => void): void;
+  /**
+   * Shortens the TTL of every entry matching `pattern` (never a generation counter) to at most
+   * `maxMs`, jittered down to half of it; returns how many keys it looked at.
+   */
+  clampTtl(pattern: string, maxMs: number): Promise<number>;
   close(): Promise<void>;
 }
 
 /** Long enough to outlive any load in flight; the counter only has to exist while one might. */
 export const GEN_TTL_MS = 60 * 60 * 1000;
+export const GEN_SUFFIX = ":gen";
 
 export function createMemoryStore(maxEntries: number): CacheStore {
   const values = new LRUCache<string, string>({ max: maxEntries, ttlAutopurge: false });
@@ -43,6 +55,11 @@ export function createMemoryStore(maxEntries: number): CacheStore {
     async ping() {},
     async ready() {
       return true;
+    },
+    // In-process: it never loses its connection, and it restarts empty with the process.
+    onReady() {},
+    async clampTtl() {
+      return 0;
     },
     async close() {
       values.clear();

@@ -80,10 +80,18 @@ function fromPostgres(err: { code?: string; constraint_name?: string; constraint
   return undefined;
 }
 
+/**
+ * Reading the body failed because the connection is gone: a malformed chunked body (Bun answers
+ * it 400 itself and closes) or a client that left mid-body. The client's doing, not a bug.
+ */
+const bodyUnreadable = (err: unknown, c: Context) =>
+  (err as { name?: string }).name === "AbortError" && c.req.raw.signal.aborted;
+
 export function createErrorHandler(log: (err: unknown, c: Context) => void): ErrorHandler {
   return function onError(err, c) {
     let e: ApiError | undefined;
     if (err instanceof ApiError) e = err;
+    else if (bodyUnreadable(err, c)) e = new ApiError(400, "bad_request", "the request body could not be read (malformed chunked encoding, or the connection closed)");
     else if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
       e = new ApiError(status, httpCodes[status] ?? (status >= 500 ? "internal" : "bad_request"), err.message || "request failed");

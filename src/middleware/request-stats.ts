@@ -11,6 +11,9 @@ export interface RequestStatsOptions {
   timingAllowOrigin?: (c: Context) => string | undefined;
 }
 
+/** nginx's status for "the client closed the connection before the response": never sent, only counted. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
 const plural = (n: number) => (n === 1 ? "1 query" : `${n} queries`);
 
 /**
@@ -39,7 +42,9 @@ export function requestStats(opts: RequestStatsOptions): MiddlewareHandler {
     if (tao) c.res.headers.append("Timing-Allow-Origin", tao);
     if (telemetry.request.active) {
       stats.route = c.get("unmatched") ? "(unmatched)" : c.get("preflight") ? "(preflight)" : routePath(c, -1) || c.req.path;
-      telemetry.request.emit({ method: c.req.method, route: stats.route, status: c.res.status, totalMs, stats });
+      // Count what the client got: when its connection closed before this answer, nothing (499).
+      const status = c.req.raw.signal.aborted ? CLIENT_CLOSED_REQUEST : c.res.status;
+      telemetry.request.emit({ method: c.req.method, route: stats.route, status, totalMs, stats });
     }
   };
 }

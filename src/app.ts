@@ -2,11 +2,11 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import { timeout } from "hono/timeout";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
 import { planCapture, planRequested } from "./middleware/plan-capture";
 import { requestStats } from "./middleware/request-stats";
+import { requestScope, requestTimeout } from "./middleware/request-timeout";
 import { requireJson } from "./middleware/require-json";
 import { createObservability } from "./obs";
 import { debugRouter } from "./routes/debug";
@@ -38,7 +38,7 @@ export function createApp(deps: Deps) {
       }),
     );
     if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
-  }
+  } else app.use(requestScope());
   // The headers that protect a JSON API; the document-only ones (XSS auditor, DNS prefetch,
   // IE download options, Flash policies, opener/agent-cluster isolation) only add bytes to every
   // response — and response headers were the largest cost of a cached read (see README).
@@ -52,7 +52,7 @@ export function createApp(deps: Deps) {
       xXssProtection: false,
     }),
   );
-  app.use(timeout(env.REQUEST_TIMEOUT_MS));
+  app.use(requestTimeout({ ms: env.REQUEST_TIMEOUT_MS, pool: deps.database.pool }));
   // Only requests that carry a body pay for the body checks; reads (the hot path) skip them.
   const withBody = ["POST", "PUT", "PATCH"];
   app.on(

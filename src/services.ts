@@ -5,6 +5,7 @@ import { createRedisStore } from "./cache/redis-store";
 import { createMemoryStore, type CacheStore } from "./cache/store";
 import { createDatabase } from "./db/client";
 import { migrate } from "./db/migrate";
+import { pointReads } from "./db/hot-queries";
 import { createQueries } from "./db/queries";
 import type { Env } from "./env";
 import { logger } from "./lib/log";
@@ -51,10 +52,12 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     negativeTtlS: env.CACHE_TTL_NEGATIVE_S,
     jitterPct: env.CACHE_TTL_JITTER_PCT,
   });
+  const queries = createQueries(database.db);
+  database.setPointReads(pointReads(queries));
   return {
     env,
     database,
-    queries: createQueries(database.db),
+    queries,
     cache,
     keys: cacheKeys(env.REDIS_KEY_PREFIX),
     telemetry,

@@ -15,6 +15,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** Extra response headers (Retry-After on a 503/409 the client should retry). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -79,7 +81,11 @@ function fromPostgres(err: { code?: string; constraint_name?: string; constraint
 export function createErrorHandler(log: (err: unknown, c: Context) => void): ErrorHandler {
   return function onError(err, c) {
     let e: ApiError | undefined;
+    // drizzle wraps what the driver throws (DrizzleQueryError): the pool queue's ApiErrors
+    // (pool_exhausted, a timed-out request) arrive as its cause.
+    const cause = (err as { cause?: unknown }).cause;
     if (err instanceof ApiError) e = err;
+    else if (cause instanceof ApiError) e = cause;
     else if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
       e = new ApiError(status, httpCodes[status] ?? (status >= 500 ? "internal" : "bad_request"), err.message || "request failed");
@@ -87,7 +93,7 @@ export function createErrorHandler(log: (err: unknown, c: Context) => void): Err
     if (!e || e.status >= 500) log(err, c);
     // 5xx text is generic on purpose: no SQL, stack or driver message reaches the client.
     if (!e) return c.json(errorBody(c, "internal", "internal server error"), 500);
-    return c.json(errorBody(c, e.code, e.message, e.details), e.status);
+    return c.json(errorBody(c, e.code, e.message, e.details), e.status, e.headers);
   };
 }
 

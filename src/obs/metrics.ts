@@ -35,7 +35,7 @@ function nested<K1, K2, K3, T>(make: (a: K1, b: K2, c: K3) => T) {
 }
 
 /** One registry per app (never prom-client's global one), so two apps in a process never mix. */
-export function createMetrics(database: Pick<Database, "gauge" | "poolMax">) {
+export function createMetrics(database: Pick<Database, "pool" | "poolMax">) {
   const registry = new Registry();
   const registers = [registry];
 
@@ -72,24 +72,43 @@ export function createMetrics(database: Pick<Database, "gauge" | "poolMax">) {
     labelNames: ["route", "statement"],
     registers,
   });
-  // The driver wrapper counts statements in flight; with one statement per connection at a time
-  // those beyond the pool size are the ones queued for a connection.
+  // Measured at the queue in front of the pool (src/db/pool-queue.ts), where a slot is a connection.
+  const { pool } = database;
   new Gauge({
     name: "db_pool_connections_in_use",
-    help: "Pool connections running a statement.",
+    help: "Pool connections running a statement or a transaction.",
     registers,
     collect() {
-      this.set(Math.min(database.gauge.inFlight, database.poolMax));
+      this.set(pool.inUse);
     },
   });
   new Gauge({
     name: "db_pool_waiting",
-    help: "Statements waiting for a free pool connection.",
+    help: "Statements waiting for a free pool connection (the queue's length).",
     registers,
     collect() {
-      this.set(Math.max(0, database.gauge.inFlight - database.poolMax));
+      this.set(pool.waiting);
     },
   });
+  new Counter({
+    name: "db_pool_acquire_timeouts_total",
+    help: "Statements that waited DB_ACQUIRE_TIMEOUT_MS for a connection and were refused (503 pool_exhausted).",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(pool.timeouts);
+    },
+  });
+  // Every acquisition is observed, a free slot as 0: the lean collector keeps that cheap.
+  const waits = new FastHistogram(
+    "db_pool_acquire_wait_seconds",
+    "Time a statement waited for a pool connection, by class (point: reads that may use the reserved connections).",
+    DB_BUCKETS,
+    registry,
+  );
+  const pointWait = waits.series({ class: "point" });
+  const generalWait = waits.series({ class: "general" });
+  pool.onWait = (ms, point) => (point ? pointWait : generalWait).observe(ms / 1000);
   new Gauge({ name: "db_pool_max", help: "Pool size.", registers }).set(database.poolMax);
   registerProcessMetrics(registry);
 

@@ -9,17 +9,23 @@ const within = <T>(p: Promise<T>, ms: number) => {
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 };
 
-/** /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one). */
+/**
+ * /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one;
+ * a busy Postgres is reported as such, with a 200).
+ */
 export function healthRouter({ database, cache }: Deps) {
   return new Hono<AppEnv>()
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
       const [pg, store] = await Promise.allSettled([within(database.ping(), 2000), within(cache.store.ping(), 1000)]);
-      const checks = {
-        postgres: pg.status === "fulfilled" ? "ok" : "unreachable",
+      // The probe runs on its own connection, so it answers while user statements queue: Postgres
+      // answering while the pool is saturated is "busy", still ready (every instance would be as
+      // busy, and pulling them all from the load balancer at once serves nobody).
+      const checks: Record<string, string> = {
+        postgres: pg.status === "rejected" ? "unreachable" : database.pool.saturated ? "busy" : "ok",
         [cache.store.kind === "memory" ? "cache" : "redis"]: store.status === "fulfilled" ? "ok" : "unreachable",
       };
-      const failing = Object.keys(checks).filter((k) => checks[k] !== "ok");
+      const failing = Object.keys(checks).filter((k) => checks[k] === "unreachable");
       if (failing.length) {
         return c.json(errorBody(c, "not_ready", `not ready: ${failing.join(", ")} unreachable`, checks), 503);
       }

@@ -1,0 +1,62 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { harness, type Harness } from "./support/harness";
+import { expectError } from "./support/http";
+import { activeStatements, eventually, lockTable, type TableLock } from "./support/pg-lock";
+
+// Issue 8, item 4: a request that times out must not leave its statement running (holding a
+// connection), and a write answered 504 must not commit once the lock goes away.
+
+describe("REQUEST_TIMEOUT_MS with a statement blocked on a real lock", () => {
+  let h: Harness;
+  let lock: TableLock | undefined;
+  beforeAll(async () => {
+    // No server-side statement timeout: only the request timeout can end the blocked statement.
+    h = await harness("request_timeout", {
+      env: { REQUEST_TIMEOUT_MS: "400", DB_STATEMENT_TIMEOUT_MS: "0", DB_POOL_MAX: "2", DB_ACQUIRE_TIMEOUT_MS: "5000" },
+    });
+    const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
+    await sql`insert into users (email, name) select 'u' || g || '@example.com', 'User ' || g from generate_series(1, 5) g`;
+    await sql`insert into documents (user_id, title) select 1, 'Doc ' || g from generate_series(1, 5) g`;
+    await sql.end();
+  });
+  afterEach(async () => {
+    await lock?.release();
+    lock = undefined;
+  });
+  afterAll(() => h.close());
+
+  test("a read: 504, the statement is cancelled (gone from pg_stat_activity), and its connection serves other statements", async () => {
+    lock = await lockTable(h.dbUrl, "documents");
+    const res = await h.request("/documents/1");
+    const body = await expectError(res, 504, "timeout");
+    expect(body.error.message).toContain("Idempotency-Key");
+
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
+    expect(await eventually(() => h.services.database.pool.inUse === 0)).toBe(true);
+    // The lock is still held. A write that needs the general share (the connection the blocked
+    // read held) goes through, and so does a read of an unlocked table.
+    const created = await h.request("/users", { method: "POST", json: { email: "new@example.com", name: "New" } });
+    expect(created.status).toBe(201);
+    expect((await h.request("/users/2")).status).toBe(200);
+  });
+
+  test("a write: 504, the UPDATE is cancelled and rolled back, so it never commits after the lock is released", async () => {
+    lock = await lockTable(h.dbUrl, "users");
+    const res = await h.request("/users/1", { method: "PATCH", json: { name: "Changed" } });
+    await expectError(res, 504, "timeout");
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
+    await lock.release();
+    lock = undefined;
+
+    const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql<{ name: string }[]>`select name from users where id = 1`;
+      expect(row!.name).toBe("User 1");
+    } finally {
+      await sql.end();
+    }
+    const read = await h.request("/users/1");
+    expect((await read.json()).name).toBe("User 1");
+  });
+});

@@ -2,9 +2,11 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { idempotencyStore } from "./db/idempotency";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
 import { planCapture, planRequested } from "./middleware/plan-capture";
+import { idempotency } from "./middleware/idempotency";
 import { requestStats } from "./middleware/request-stats";
 import { requestScope, requestTimeout } from "./middleware/request-timeout";
 import { requireJson } from "./middleware/require-json";
@@ -18,6 +20,9 @@ import { statsRouter } from "./routes/stats";
 import { userDocumentsRouter } from "./routes/user-documents";
 import { usersRouter } from "./routes/users";
 import type { AppEnv, Deps } from "./types";
+
+/** How long the first answer to a write is kept under its Idempotency-Key: a day. */
+const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 
 /** Builds the app from its dependencies; index.ts only serves it, tests call app.request(). */
 export function createApp(deps: Deps) {
@@ -66,6 +71,14 @@ export function createApp(deps: Deps) {
     }),
   );
   app.on(withBody, "*", requireJson());
+  // Inside the timeout on purpose: it waits for the handler's real outcome even after a 504.
+  app.on(
+    [...withBody, "DELETE"],
+    "*",
+    idempotency({
+      store: idempotencyStore(deps.database.db, { ttlS: IDEMPOTENCY_TTL_S, leaseMs: 2 * env.REQUEST_TIMEOUT_MS }),
+    }),
+  );
 
   app.route("/", healthRouter(deps));
   app.route("/users", usersRouter(deps));

@@ -31,8 +31,9 @@ export const envSchema = z.object({
   DB_PREPARE: bool.default(true),
   // The longest a statement waits for a connection before the request gets a 503 pool_exhausted.
   DB_ACQUIRE_TIMEOUT_MS: int(1000, 1),
-  // Connections only point reads (profiles, flags) may use, so a slow or locked documents table
-  // cannot take the whole pool (src/db/pool-queue.ts). Capped at DB_POOL_MAX - 1.
+  // Connections only point statements (profile and flag reads, Idempotency-Key records) may use,
+  // so a slow or locked documents table cannot take the whole pool (src/db/pool-queue.ts).
+  // Capped at DB_POOL_MAX - 1.
   DB_POOL_RESERVED: int(1, 0),
   DB_SEED_DEMO: bool.default(true),
 

@@ -6,6 +6,7 @@ import { createMemoryStore, type CacheStore } from "./cache/store";
 import { createDatabase } from "./db/client";
 import { migrate } from "./db/migrate";
 import { pointReads } from "./db/hot-queries";
+import { idempotencyStatements } from "./db/idempotency";
 import { createQueries } from "./db/queries";
 import type { Env } from "./env";
 import { logger } from "./lib/log";
@@ -53,7 +54,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     jitterPct: env.CACHE_TTL_JITTER_PCT,
   });
   const queries = createQueries(database.db);
-  database.setPointReads(pointReads(queries));
+  database.setPointStatements([...pointReads(queries), ...idempotencyStatements()]);
   return {
     env,
     database,

@@ -18,8 +18,8 @@ export interface Database {
   /** The queue in front of the connections: slots in use, waiters, the wait histogram hook. */
   pool: PoolQueue;
   poolMax: number;
-  /** Declares the point reads (may use the reserved connections), by SQL text. */
-  setPointReads(texts: Iterable<string>): void;
+  /** Declares the point statements (may use the reserved connections), by SQL text. */
+  setPointStatements(texts: Iterable<string>): void;
   /**
    * Postgres round trip on a connection of its own (never queued behind user statements);
    * throws when Postgres is unreachable.
@@ -48,7 +48,7 @@ const PROBE_STATEMENT_TIMEOUT_MS = 1000;
 
 export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Database> {
   const point = new Set<string>();
-  const setPointReads = (texts: Iterable<string>) => {
+  const setPointStatements = (texts: Iterable<string>) => {
     for (const t of texts) point.add(t);
   };
   if (env.DATABASE_URL) {
@@ -82,7 +82,7 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
       url: env.DATABASE_URL,
       pool,
       poolMax: env.DB_POOL_MAX,
-      setPointReads,
+      setPointStatements,
       ping: async () => void (await probe`select 1`),
       close: async () => {
         await Promise.all([raw.end({ timeout: env.SHUTDOWN_TIMEOUT_S }), probe.end({ timeout: 1 })]);
@@ -104,7 +104,7 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
     kind: "pglite",
     pool,
     poolMax: 1,
-    setPointReads,
+    setPointStatements,
     // In-process: it cannot be unreachable, only closed or busy. A query would wait behind the
     // statement or transaction holding its one connection, so readiness asks only whether it is open.
     ping: async () => {

@@ -77,7 +77,7 @@ export function statementNames(queries: Queries): Map<string, string> {
   return out;
 }
 
-/** SQL texts of the point reads, for Database.setPointReads. */
+/** SQL texts of the point reads, for Database.setPointStatements. */
 export function pointReads(queries: Queries): string[] {
   return Object.entries(preparedCatalogue)
     .filter(([, entry]) => entry.point)

@@ -14,7 +14,7 @@ import { requestTimedOut, type Cancellable, type PoolQueue } from "./pool-queue"
 /** Where a statement gets its connection: the queue and whether it is a point read. */
 export interface Lane {
   pool: PoolQueue;
-  /** Texts of the point reads (hot-queries.ts), which may use the reserved connections. */
+  /** Texts of the point statements (hot-queries.ts, idempotency.ts): may use the reserved connections. */
   point: ReadonlySet<string>;
 }
 

@@ -8,10 +8,11 @@ import { ApiError } from "../lib/errors";
 // finished connection back before it resolves the statement's promise, so a slot released here
 // always finds a free connection there, and the driver never pipelines behind a stuck statement.
 //
-// Two classes share the slots. "point" statements (primary-key reads of the small tables:
-// profiles, flags; declared in hot-queries.ts) may take any slot; every other statement
-// (document reads and lists, stats, writes, transactions) at most `max - reserved`. So a locked
-// or slow documents table can hold at most that share, and profile reads keep a connection.
+// Two classes share the slots. "point" statements (one row by primary key of a small table:
+// profile and flag reads, declared in hot-queries.ts; Idempotency-Key records, idempotency.ts)
+// may take any slot; every other statement (document reads and lists, stats, writes,
+// transactions) at most `max - reserved`. So a locked or slow documents table can hold at most
+// that share, and profile reads keep a connection. Measured: README "Failure behaviour".
 
 /** What a waiting or running statement is cancelled through (a request's scope, see context.ts). */
 export interface Cancellable {

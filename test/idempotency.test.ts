@@ -1,0 +1,146 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
+import { harness, type Harness } from "./support/harness";
+import { expectError } from "./support/http";
+import { activeStatements, eventually, lockTable, type TableLock } from "./support/pg-lock";
+
+// Issue 8, item 4 (writes): Idempotency-Key on POST/PUT/PATCH/DELETE, stored in Postgres.
+
+async function countTitled(url: string, title: string): Promise<number> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from documents where title = ${title}`;
+    return row!.n;
+  } finally {
+    await sql.end();
+  }
+}
+
+const post = (h: Harness, key: string, json: unknown) =>
+  h.request("/documents", { method: "POST", json, headers: { "Idempotency-Key": key } });
+
+describe("Idempotency-Key", () => {
+  let h: Harness;
+  let lock: TableLock | undefined;
+  beforeAll(async () => {
+    h = await harness("idempotency", { env: { DB_STATEMENT_TIMEOUT_MS: "0" } });
+    const created = await h.request("/users", { method: "POST", json: { email: "a@example.com", name: "A" } });
+    expect(created.status).toBe(201);
+  });
+  afterEach(async () => {
+    await lock?.release();
+    lock = undefined;
+  });
+  afterAll(() => h.close());
+
+  test("a retry gets the first answer (status, body, Location) and the write is applied once", async () => {
+    const first = await post(h, "create-1", { userId: 1, title: "once" });
+    expect(first.status).toBe(201);
+    const doc = await first.json();
+    const again = await post(h, "create-1", { userId: 1, title: "once" });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.headers.get("location")).toBe(`/documents/${doc.id}`);
+    expect(again.headers.get("content-type")).toContain("application/json");
+    expect(await again.json()).toEqual(doc);
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    expect(await countTitled(h.dbUrl, "once")).toBe(1);
+  });
+
+  test("the same key with another body or another path is a 422; another key is another write", async () => {
+    expect((await post(h, "create-2", { userId: 1, title: "two" })).status).toBe(201);
+    const body = await expectError(await post(h, "create-2", { userId: 1, title: "changed" }), 422, "idempotency_key_reused");
+    expect(body.error.details[0]).toMatchObject({ location: "header", path: "Idempotency-Key" });
+    const patched = await h.request("/documents/1", { method: "PATCH", json: { title: "two" }, headers: { "Idempotency-Key": "create-2" } });
+    await expectError(patched, 422, "idempotency_key_reused");
+    expect((await post(h, "create-3", { userId: 1, title: "two" })).status).toBe(201);
+    expect(await countTitled(h.dbUrl, "two")).toBe(2);
+  });
+
+  test("a malformed key is a 400 and nothing is written", async () => {
+    for (const key of ["", "x".repeat(256), "tab\there"]) {
+      const body = await expectError(await post(h, key, { userId: 1, title: "bad-key" }), 400, "validation_failed");
+      expect(body.error.details[0]).toMatchObject({ location: "header", path: "Idempotency-Key" });
+    }
+    expect((await post(h, "x".repeat(255), { userId: 1, title: "long-key" })).status).toBe(201);
+    expect(await countTitled(h.dbUrl, "bad-key")).toBe(0);
+  });
+
+  test("4xx answers are final too; DELETE and PATCH retries repeat their first answer", async () => {
+    const missing = await expectError(await post(h, "bad-ref", { userId: 999, title: "x" }), 422, "unknown_reference");
+    const replayed = await post(h, "bad-ref", { userId: 999, title: "x" });
+    expect(replayed.status).toBe(422);
+    expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+    // The first answer byte for byte: its requestId names the request that did the work.
+    expect(await replayed.json()).toEqual(missing);
+    expect(replayed.headers.get("x-request-id")).not.toBe(missing.requestId);
+
+    const doc = await (await post(h, "for-delete", { userId: 1, title: "to delete" })).json();
+    const patch = () => h.request(`/documents/${doc.id}`, { method: "PATCH", json: { title: "renamed" }, headers: { "Idempotency-Key": "p-1" } });
+    const patched = await (await patch()).json();
+    expect(patched.title).toBe("renamed");
+    await h.request(`/documents/${doc.id}`, { method: "PATCH", json: { title: "renamed again" } });
+    expect(await (await patch()).json()).toEqual(patched);
+
+    const del = () => h.request(`/documents/${doc.id}`, { method: "DELETE", headers: { "Idempotency-Key": "d-1" } });
+    expect((await del()).status).toBe(204);
+    const again = await del();
+    expect(again.status).toBe(204);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(await again.text()).toBe("");
+    expect((await h.request(`/documents/${doc.id}`, { method: "DELETE" })).status).toBe(404);
+  });
+
+  test("a retry while the first request still runs (blocked on a real lock) is a 409 with Retry-After", async () => {
+    lock = await lockTable(h.dbUrl, "documents");
+    const first = post(h, "slow-1", { userId: 1, title: "slow" });
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).some((s) => s.wait_event_type === "Lock"))).toBe(true);
+    const retry = await post(h, "slow-1", { userId: 1, title: "slow" });
+    await expectError(retry, 409, "idempotency_in_progress");
+    expect(retry.headers.get("retry-after")).toBe("1");
+    await lock.release();
+    const done = await first;
+    expect(done.status).toBe(201);
+    const replay = await post(h, "slow-1", { userId: 1, title: "slow" });
+    expect(replay.status).toBe(201);
+    expect(await replay.json()).toEqual(await done.json());
+    expect(await countTitled(h.dbUrl, "slow")).toBe(1);
+  });
+});
+
+describe("Idempotency-Key and a write that timed out (504)", () => {
+  let h: Harness;
+  let lock: TableLock | undefined;
+  beforeAll(async () => {
+    h = await harness("idempotency_timeout", { env: { REQUEST_TIMEOUT_MS: "400", DB_STATEMENT_TIMEOUT_MS: "0" } });
+    expect((await h.request("/users", { method: "POST", json: { email: "t@example.com", name: "T" } })).status).toBe(201);
+  });
+  afterAll(async () => {
+    await lock?.release();
+    await h.close();
+  });
+
+  test("the cancelled write records nothing under the key; the retry applies it once, later retries replay it", async () => {
+    lock = await lockTable(h.dbUrl, "documents");
+    await expectError(await post(h, "t-1", { userId: 1, title: "timed out" }), 504, "timeout");
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
+    await lock.release();
+    lock = undefined;
+    expect(await countTitled(h.dbUrl, "timed out")).toBe(0);
+
+    // The claim is dropped once the cancelled statement's error reaches the middleware: until
+    // then a retry is told to come back (409), never applied twice.
+    let retry = await post(h, "t-1", { userId: 1, title: "timed out" });
+    for (let i = 0; i < 50 && retry.status === 409; i++) {
+      await Bun.sleep(20);
+      retry = await post(h, "t-1", { userId: 1, title: "timed out" });
+    }
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+    const doc = await retry.json();
+    const again = await post(h, "t-1", { userId: 1, title: "timed out" });
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(await again.json()).toEqual(doc);
+    expect(await countTitled(h.dbUrl, "timed out")).toBe(1);
+  });
+});

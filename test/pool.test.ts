@@ -28,7 +28,15 @@ describe("a locked documents table with DB_POOL_MAX=2", () => {
   let lock: TableLock | undefined;
   beforeAll(async () => {
     h = await harness("pool", {
-      env: { DB_POOL_MAX: "2", DB_POOL_RESERVED: "1", DB_ACQUIRE_TIMEOUT_MS: "300", DB_STATEMENT_TIMEOUT_MS: "0", REQUEST_TIMEOUT_MS: "60000" },
+      // Depth 1: the blocked read fills the general lane, so the next ones queue and are refused.
+      env: {
+        DB_POOL_MAX: "2",
+        DB_POOL_RESERVED: "1",
+        DB_PIPELINE_DEPTH: "1",
+        DB_ACQUIRE_TIMEOUT_MS: "300",
+        DB_STATEMENT_TIMEOUT_MS: "0",
+        REQUEST_TIMEOUT_MS: "60000",
+      },
     });
     await seed(h.dbUrl, 20, 40);
   });
@@ -47,12 +55,12 @@ describe("a locked documents table with DB_POOL_MAX=2", () => {
       const blocked = h.request("/documents/1").then((r) => ((blockedDone = true), r));
       expect(await eventually(async () => (await activeStatements(h.dbUrl)).some((s) => s.wait_event_type === "Lock"))).toBe(true);
 
-      // More document reads: the general share (one connection) is taken, so they wait for the
+      // More document reads: the general lane (one connection) is taken, so they wait for the
       // acquisition timeout and are refused with a 503 that says when to come back.
       const refused = [h.request("/documents/2"), h.request("/users/3/documents"), h.request("/users/4/stats")];
 
-      // Point reads keep the reserved connection: a profile never read before (a cache miss that
-      // runs its statement) is answered while the blocked read still waits for the lock.
+      // Point reads have their own lane and connection: a profile never read before (a cache miss
+      // that runs its statement) is answered while the blocked read still waits for the lock.
       for (const id of [5, 6, 7]) {
         const res = await h.request(`/users/${id}`);
         expect(res.status).toBe(200);
@@ -74,7 +82,7 @@ describe("a locked documents table with DB_POOL_MAX=2", () => {
 
       const metrics = await (await h.request("/metrics")).text();
       expect(metric(metrics, "db_pool_acquire_timeouts_total")).toBeGreaterThanOrEqual(3);
-      expect(metric(metrics, "db_pool_connections_in_use")).toBe(1);
+      expect(metric(metrics, "db_pool_statements_in_flight")).toBe(1);
       expect(metric(metrics, "db_pool_max")).toBe(2);
       expect(metric(metrics, 'db_pool_acquire_wait_seconds_count{class="point"}')).toBeGreaterThanOrEqual(3);
 

@@ -40,6 +40,7 @@ type DbEnv = Pick<
   | "DB_PREPARE"
   | "DB_ACQUIRE_TIMEOUT_MS"
   | "DB_POOL_RESERVED"
+  | "DB_PIPELINE_DEPTH"
   | "SHUTDOWN_TIMEOUT_S"
 >;
 
@@ -52,17 +53,31 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
     for (const t of texts) point.add(t);
   };
   if (env.DATABASE_URL) {
-    const pool = new PoolQueue({ max: env.DB_POOL_MAX, reserved: env.DB_POOL_RESERVED, acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS });
-    const raw = postgres(env.DATABASE_URL, {
-      max: env.DB_POOL_MAX,
-      idle_timeout: env.DB_IDLE_TIMEOUT_S,
-      max_lifetime: env.DB_MAX_LIFETIME_S,
-      connect_timeout: env.DB_CONNECT_TIMEOUT_S,
-      prepare: env.DB_PREPARE,
-      onnotice: () => {},
-      // Server-side guard: a runaway query is cancelled by Postgres, not left holding a connection.
-      connection: { statement_timeout: env.DB_STATEMENT_TIMEOUT_MS, application_name: "hotpath" },
+    // Two pools of connections, one per lane (pool-queue.ts): point statements never queue on a
+    // connection a general statement is stuck on. DB_POOL_MAX is the total.
+    const reserved = Math.min(env.DB_POOL_RESERVED, env.DB_POOL_MAX - 1);
+    const general = env.DB_POOL_MAX - reserved;
+    const pool = new PoolQueue({
+      generalSlots: general * env.DB_PIPELINE_DEPTH,
+      pointSlots: reserved * env.DB_PIPELINE_DEPTH,
+      acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
     });
+    const connect = (max: number) =>
+      postgres(env.DATABASE_URL!, {
+        max,
+        idle_timeout: env.DB_IDLE_TIMEOUT_S,
+        max_lifetime: env.DB_MAX_LIFETIME_S,
+        connect_timeout: env.DB_CONNECT_TIMEOUT_S,
+        prepare: env.DB_PREPARE,
+        onnotice: () => {},
+        // Server-side guard: a runaway query is cancelled by Postgres, not left holding a connection.
+        connection: { statement_timeout: env.DB_STATEMENT_TIMEOUT_MS, application_name: "hotpath" },
+        // Per connection, the depth the queue admits (postgres.js would pipeline 100); a runtime
+        // option of postgres.js (src/index.js) missing from its types.
+        ...({ max_pipeline: env.DB_PIPELINE_DEPTH } as object),
+      });
+    const raw = connect(general);
+    const rawPoint = reserved > 0 ? connect(reserved) : undefined;
     // Readiness asks Postgres on this single connection of its own, outside the pool and its
     // queue: a saturated pool must read as "busy", not as "down" (see routes/health.ts).
     const probe = postgres(env.DATABASE_URL, {
@@ -73,7 +88,7 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
       onnotice: () => {},
       connection: { statement_timeout: PROBE_STATEMENT_TIMEOUT_MS, application_name: "hotpath-probe" },
     });
-    const lane: Lane = { pool, point };
+    const lane: Lane = { pool, point, pointSql: rawPoint };
     const client = instrumentPostgres(raw, tel, lane);
     const db = drizzlePg({ client, schema });
     return {
@@ -85,7 +100,11 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
       setPointStatements,
       ping: async () => void (await probe`select 1`),
       close: async () => {
-        await Promise.all([raw.end({ timeout: env.SHUTDOWN_TIMEOUT_S }), probe.end({ timeout: 1 })]);
+        await Promise.all([
+          raw.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
+          rawPoint?.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
+          probe.end({ timeout: 1 }),
+        ]);
       },
     };
   }
@@ -96,8 +115,8 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
   const dir = env.PGLITE_DIR;
   if (!dir.startsWith("memory://")) mkdirSync(dir, { recursive: true });
   const pg = await PGlite.create(dir);
-  // One connection: one slot, nothing reserved (every statement may take it).
-  const pool = new PoolQueue({ max: 1, reserved: 0, acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS });
+  // One connection, no pipelining: one slot, no point lane (every statement takes that slot).
+  const pool = new PoolQueue({ generalSlots: 1, pointSlots: 0, acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS });
   const db = drizzleLite({ client: instrumentPglite(pg, tel, { pool, point }), schema }) as unknown as Db;
   return {
     db,

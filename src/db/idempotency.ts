@@ -39,8 +39,9 @@ const statements = {
         returning owner`,
   read: (scope: Arg, key: Arg) =>
     sql`select fingerprint, status, headers, body from idempotency_keys where scope = ${scope} and key = ${key}`,
+  // ::text first: a string bound straight to jsonb is JSON-encoded again by postgres.js (a jsonb string).
   complete: (scope: Arg, key: Arg, owner: Arg, status: Arg, headers: Arg, body: Arg) =>
-    sql`update idempotency_keys set status = ${status}, headers = ${headers}::jsonb, body = ${body}
+    sql`update idempotency_keys set status = ${status}, headers = ${headers}::text::jsonb, body = ${body}
         where scope = ${scope} and key = ${key} and owner = ${owner}`,
   release: (scope: Arg, key: Arg, owner: Arg) =>
     sql`delete from idempotency_keys where scope = ${scope} and key = ${key} and owner = ${owner} and status is null`,

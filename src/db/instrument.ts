@@ -11,16 +11,22 @@ import { requestTimedOut, type Cancellable, type PoolQueue } from "./pool-queue"
 // transaction takes one slot for its whole length and the statements inside it take none (they
 // run on the transaction's connection).
 
-/** Where a statement gets its connection: the queue and whether it is a point read. */
+/** Where a statement gets its connection: the queue, and the point lane's own pool. */
 export interface Lane {
   pool: PoolQueue;
-  /** Texts of the point statements (hot-queries.ts, idempotency.ts): may use the reserved connections. */
+  /** Texts of the point statements (hot-queries.ts, idempotency.ts): they run in the point lane. */
   point: ReadonlySet<string>;
+  /** The point lane's connections (postgres.js; absent for PGlite or DB_POOL_RESERVED=0). */
+  pointSql?: Sql;
 }
+
+/** Whether this statement runs in the point lane. */
+const inPointLane = (lane: Lane | undefined, text: string) => lane !== undefined && lane.pool.lane(lane.point.has(text));
 
 function track<T>(
   tel: Telemetry,
   lane: Lane | undefined,
+  point: boolean,
   text: string,
   params: readonly unknown[],
   run: () => PromiseLike<T>,
@@ -30,7 +36,6 @@ function track<T>(
   // A request that timed out runs nothing more (its handler may still be going).
   if (stats?.timedOut) return Promise.reject(requestTimedOut());
   const start = performance.now();
-  const point = lane !== undefined && lane.point.has(text);
   let held = false;
   let q: PromiseLike<T> | undefined;
   const go = () => {
@@ -75,7 +80,7 @@ const countRows = (r: unknown): number => {
 
 type AnySql = Sql | TransactionSql;
 
-/** A transaction holds one general slot from BEGIN to COMMIT/ROLLBACK. */
+/** A transaction holds one general slot from BEGIN to COMMIT/ROLLBACK (and a connection of its own). */
 async function holding<T>(lane: Lane | undefined, run: () => Promise<T>): Promise<T> {
   if (!lane) return run();
   await lane.pool.acquire(false, currentStats());
@@ -97,8 +102,9 @@ export function instrumentPostgres(sql: AnySql, tel: Telemetry, lane: Lane | und
         return pending;
       },
       then<A, B>(ok?: (v: any) => A, fail?: (e: unknown) => B) {
-        return track(tel, lane, text, params, () => {
-          const q = sql.unsafe(text, params as never[], opts);
+        const point = inPointLane(lane, text);
+        return track(tel, lane, point, text, params, () => {
+          const q = (point && lane!.pointSql ? lane!.pointSql : sql).unsafe(text, params as never[], opts);
           return values ? q.values() : q;
         }, countRows).then(ok, fail);
       },
@@ -132,7 +138,7 @@ export function instrumentPglite<T extends PgliteLike | Transaction>(pg: T, tel:
     get(target, prop, receiver) {
       if (prop === "query") {
         return (text: string, params: unknown[] = [], opts?: object) =>
-          track(tel, lane, text, params, () => (target as PGlite).query(text, params, opts), countRows);
+          track(tel, lane, inPointLane(lane, text), text, params, () => (target as PGlite).query(text, params, opts), countRows);
       }
       if (prop === "transaction") {
         return (fn: (tx: Transaction) => unknown) =>

@@ -1,18 +1,20 @@
 import { ApiError } from "../lib/errors";
 
-// The queue in front of the connection pool. postgres.js queues internally without a bound and
-// pipelines up to 100 statements onto a connection that is already busy, so a statement blocked
-// on a lock also stalls every statement pipelined behind it on that connection (a users read
-// behind a locked documents read), and nothing tells how long anything waited. Here at most one
-// statement per connection is handed to the driver: a slot is a connection. postgres.js puts a
-// finished connection back before it resolves the statement's promise, so a slot released here
-// always finds a free connection there, and the driver never pipelines behind a stuck statement.
+// The queue in front of the connection pools. postgres.js queues internally without a bound and
+// pipelines up to 100 statements onto a connection that is already busy: a statement blocked on
+// a lock stalls every statement pipelined behind it on that connection (a users read behind a
+// locked documents read), and nothing tells how long anything waited.
 //
-// Two classes share the slots. "point" statements (one row by primary key of a small table:
-// profile and flag reads, declared in hot-queries.ts; Idempotency-Key records, idempotency.ts)
-// may take any slot; every other statement (document reads and lists, stats, writes,
-// transactions) at most `max - reserved`. So a locked or slow documents table can hold at most
-// that share, and profile reads keep a connection. Measured: README "Failure behaviour".
+// Two lanes, each its own postgres.js pool (client.ts), so they never share a connection:
+// - point: one row by primary key of a small table (profile and flag reads, declared in
+//   hot-queries.ts; Idempotency-Key records, idempotency.ts), on DB_POOL_RESERVED connections;
+// - general: everything else (document reads and lists, stats, writes, transactions), on the
+//   other DB_POOL_MAX - DB_POOL_RESERVED.
+// A locked or slow documents table can stall only the general lane; profile reads keep theirs.
+// Each lane admits at most connections × DB_PIPELINE_DEPTH statements into its driver: pipelining
+// is kept (on 2 cores it is most of the throughput of short queries), but a stuck connection
+// takes at most that many statements with it, and the rest wait here, measured, for at most
+// DB_ACQUIRE_TIMEOUT_MS before a 503 pool_exhausted. Measured: README "Failure behaviour".
 
 /** What a waiting or running statement is cancelled through (a request's scope, see context.ts). */
 export interface Cancellable {
@@ -48,9 +50,10 @@ interface Waiter {
 }
 
 export interface PoolQueueOptions {
-  max: number;
-  /** Slots only point statements may take; capped so at least one slot serves everything. */
-  reserved: number;
+  /** Statements the general lane admits at once (its connections × pipeline depth). */
+  generalSlots: number;
+  /** Statements the point lane admits at once; 0 = no point lane (point statements go general). */
+  pointSlots: number;
   acquireTimeoutMs: number;
 }
 
@@ -62,38 +65,51 @@ export const poolExhausted = (acquireTimeoutMs: number) =>
 export const requestTimedOut = () => new ApiError(504, "timeout", "the request timed out; its statement was cancelled");
 
 export class PoolQueue {
-  readonly max: number;
-  /** Slots the general class may hold. */
-  readonly generalMax: number;
-  inUse = 0;
+  readonly generalSlots: number;
+  readonly pointSlots: number;
   generalInUse = 0;
+  pointInUse = 0;
   timeouts = 0;
-  /** Called once per acquisition with the wait in ms (0 when a slot was free): the wait histogram. */
+  /** Called once per admission with the wait in ms (0 when a slot was free): the wait histogram. */
   onWait: ((ms: number, point: boolean) => void) | undefined;
   private readonly waiters: Waiter[] = [];
   private readonly acquireTimeoutMs: number;
 
   constructor(opts: PoolQueueOptions) {
-    this.max = opts.max;
-    this.generalMax = opts.max - Math.min(Math.max(0, opts.reserved), opts.max - 1);
+    this.generalSlots = opts.generalSlots;
+    this.pointSlots = opts.pointSlots;
     this.acquireTimeoutMs = opts.acquireTimeoutMs;
   }
 
-  /** Statements waiting for a slot. */
+  /** Statements admitted and not finished, both lanes. */
+  get inUse(): number {
+    return this.generalInUse + this.pointInUse;
+  }
+
+  /** Statements waiting to be admitted. */
   get waiting(): number {
     return this.waiters.length;
   }
 
-  /** Every connection the general class may use is taken, or statements wait: readiness' "busy". */
+  /** The general lane is full or statements wait: readiness' "busy". */
   get saturated(): boolean {
-    return this.waiters.length > 0 || this.generalInUse >= this.generalMax;
+    return this.waiters.length > 0 || this.generalInUse >= this.generalSlots;
   }
 
-  /** Takes a slot if one is free for this class; the hot path (no allocation). */
+  /** Whether a statement of this class runs in the point lane (there is one). */
+  lane(point: boolean): boolean {
+    return point && this.pointSlots > 0;
+  }
+
+  /** Takes a slot of the lane if one is free; the hot path (no allocation). `point` = lane(). */
   tryAcquire(point: boolean): boolean {
-    if (this.inUse >= this.max || (!point && this.generalInUse >= this.generalMax)) return false;
-    this.inUse++;
-    if (!point) this.generalInUse++;
+    if (point) {
+      if (this.pointInUse >= this.pointSlots) return false;
+      this.pointInUse++;
+    } else {
+      if (this.generalInUse >= this.generalSlots) return false;
+      this.generalInUse++;
+    }
     this.onWait?.(0, point);
     return true;
   }
@@ -102,14 +118,7 @@ export class PoolQueue {
   acquire(point: boolean, scope: QueueScope | undefined): Promise<void> {
     if (this.tryAcquire(point)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = {
-        point,
-        scope,
-        since: performance.now(),
-        timer: undefined,
-        grant: resolve,
-        fail: reject,
-      };
+      const w: Waiter = { point, scope, since: performance.now(), timer: undefined, grant: resolve, fail: reject };
       w.timer = setTimeout(() => {
         this.timeouts++;
         this.drop(w, poolExhausted(this.acquireTimeoutMs));
@@ -119,20 +128,18 @@ export class PoolQueue {
   }
 
   release(point: boolean): void {
-    this.inUse--;
-    if (!point) this.generalInUse--;
-    // First come, first served among the waiters the freed capacity can serve.
+    // The slot passes straight to the lane's oldest waiter, if any.
     for (let i = 0; i < this.waiters.length; i++) {
       const w = this.waiters[i]!;
-      if (!w.point && this.generalInUse >= this.generalMax) continue;
+      if (w.point !== point) continue;
       this.waiters.splice(i, 1);
       clearTimeout(w.timer);
-      this.inUse++;
-      if (!w.point) this.generalInUse++;
-      this.onWait?.(performance.now() - w.since, w.point);
+      this.onWait?.(performance.now() - w.since, point);
       w.grant();
       return;
     }
+    if (point) this.pointInUse--;
+    else this.generalInUse--;
   }
 
   /** A timed-out request: refuse its new statements, drop its waiting ones, cancel its running ones. */

@@ -72,11 +72,11 @@ export function createMetrics(database: Pick<Database, "pool" | "poolMax">) {
     labelNames: ["route", "statement"],
     registers,
   });
-  // Measured at the queue in front of the pool (src/db/pool-queue.ts), where a slot is a connection.
+  // Measured at the queue in front of the pools (src/db/pool-queue.ts).
   const { pool } = database;
   new Gauge({
-    name: "db_pool_connections_in_use",
-    help: "Pool connections running a statement or a transaction.",
+    name: "db_pool_statements_in_flight",
+    help: "Statements (and transactions) admitted to the pools and not finished, up to DB_POOL_MAX × DB_PIPELINE_DEPTH.",
     registers,
     collect() {
       this.set(pool.inUse);
@@ -84,7 +84,7 @@ export function createMetrics(database: Pick<Database, "pool" | "poolMax">) {
   });
   new Gauge({
     name: "db_pool_waiting",
-    help: "Statements waiting for a free pool connection (the queue's length).",
+    help: "Statements waiting to be admitted to a pool (the queue's length).",
     registers,
     collect() {
       this.set(pool.waiting);
@@ -92,7 +92,7 @@ export function createMetrics(database: Pick<Database, "pool" | "poolMax">) {
   });
   new Counter({
     name: "db_pool_acquire_timeouts_total",
-    help: "Statements that waited DB_ACQUIRE_TIMEOUT_MS for a connection and were refused (503 pool_exhausted).",
+    help: "Statements that waited DB_ACQUIRE_TIMEOUT_MS to be admitted and were refused (503 pool_exhausted).",
     registers,
     collect() {
       this.reset();
@@ -102,7 +102,7 @@ export function createMetrics(database: Pick<Database, "pool" | "poolMax">) {
   // Every acquisition is observed, a free slot as 0: the lean collector keeps that cheap.
   const waits = new FastHistogram(
     "db_pool_acquire_wait_seconds",
-    "Time a statement waited for a pool connection, by class (point: reads that may use the reserved connections).",
+    "Time a statement waited to be admitted to a pool, by lane (point: the DB_POOL_RESERVED connections).",
     DB_BUCKETS,
     registry,
   );

@@ -91,6 +91,23 @@ describe("Idempotency-Key", () => {
     expect((await h.request(`/documents/${doc.id}`, { method: "DELETE" })).status).toBe(404);
   });
 
+  test("a record past its day, or a claim whose request died (lease over), no longer holds the key", async () => {
+    const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      // A day-old answer for another request, and an in-progress claim whose lease ran out.
+      await sql`insert into idempotency_keys (scope, key, fingerprint, owner, status, headers, body, created_at, locked_until)
+                values ('', 'old-1', 'other', 'x', 201, '{}', '{}', now() - interval '25 hours', now() - interval '25 hours'),
+                       ('', 'dead-1', 'other', 'y', null, null, null, now() - interval '1 minute', now() - interval '1 second')`;
+    } finally {
+      await sql.end();
+    }
+    expect((await post(h, "old-1", { userId: 1, title: "expired key" })).status).toBe(201);
+    expect((await post(h, "dead-1", { userId: 1, title: "taken over" })).status).toBe(201);
+    expect(await countTitled(h.dbUrl, "expired key")).toBe(1);
+    expect(await countTitled(h.dbUrl, "taken over")).toBe(1);
+    expect((await post(h, "dead-1", { userId: 1, title: "taken over" })).headers.get("idempotent-replayed")).toBe("true");
+  });
+
   test("a retry while the first request still runs (blocked on a real lock) is a 409 with Retry-After", async () => {
     lock = await lockTable(h.dbUrl, "documents");
     const first = post(h, "slow-1", { userId: 1, title: "slow" });

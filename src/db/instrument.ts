@@ -1,6 +1,6 @@
 import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type { Sql, TransactionSql } from "postgres";
-import { currentStats } from "../obs/context";
+import { currentStats, type RequestStats } from "../obs/context";
 import type { Telemetry } from "../obs/events";
 import { requestTimedOut, type Cancellable, type PoolQueue } from "./pool-queue";
 
@@ -23,6 +23,18 @@ export interface Lane {
 /** Whether this statement runs in the point lane. */
 const inPointLane = (lane: Lane | undefined, text: string) => lane !== undefined && lane.pool.lane(lane.point.has(text));
 
+/** Starts the statement and lists it in the request's scope, so a timeout can cancel it. */
+function launch<T>(run: () => PromiseLike<T>, stats: RequestStats | undefined): PromiseLike<T> {
+  let q: PromiseLike<T>;
+  try {
+    q = run();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  if (stats && typeof (q as Partial<Cancellable>).cancel === "function") (stats.running ??= []).push(q as unknown as Cancellable);
+  return q;
+}
+
 function track<T>(
   tel: Telemetry,
   lane: Lane | undefined,
@@ -36,17 +48,10 @@ function track<T>(
   // A request that timed out runs nothing more (its handler may still be going).
   if (stats?.timedOut) return Promise.reject(requestTimedOut());
   const start = performance.now();
-  let held = false;
   let q: PromiseLike<T> | undefined;
-  const go = () => {
-    held = lane !== undefined;
-    q = run();
-    if (stats && typeof (q as Partial<Cancellable>).cancel === "function") (stats.running ??= []).push(q as unknown as Cancellable);
-    return q;
-  };
   const done = (rows: number, error?: string) => {
-    if (held) lane!.pool.release(point);
-    if (q && stats?.running) {
+    if (q !== undefined && lane !== undefined) lane.pool.release(point);
+    if (q !== undefined && stats?.running) {
       const i = stats.running.indexOf(q as unknown as Cancellable);
       if (i >= 0) stats.running.splice(i, 1);
     }
@@ -58,9 +63,12 @@ function track<T>(
     }
     if (tel.query.active) tel.query.emit({ sql: text, params, durMs, rows, error, stats });
   };
-  // The common case (a free slot) costs a comparison and the one promise it always cost.
+  // A free slot (the common case) costs a comparison and the one promise this always cost; only
+  // a statement that must wait allocates its place in the queue.
   const running =
-    lane === undefined || lane.pool.tryAcquire(point) ? Promise.resolve(go()) : lane.pool.acquire(point, stats).then(go);
+    lane === undefined || lane.pool.tryAcquire(point)
+      ? Promise.resolve((q = launch(run, stats)))
+      : lane.pool.acquire(point, stats).then(() => (q = launch(run, stats)));
   return running.then(
     (r) => {
       done(rowsOf(r));

@@ -1,5 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { Hono } from "hono";
 import postgres from "postgres";
+import { idempotencyStore } from "../src/db/idempotency";
+import { idempotency } from "../src/middleware/idempotency";
 import { harness, type Harness } from "./support/harness";
 import { expectError } from "./support/http";
 import { activeStatements, eventually, lockTable, type TableLock } from "./support/pg-lock";
@@ -106,6 +109,29 @@ describe("Idempotency-Key", () => {
     expect(await countTitled(h.dbUrl, "expired key")).toBe(1);
     expect(await countTitled(h.dbUrl, "taken over")).toBe(1);
     expect((await post(h, "dead-1", { userId: 1, title: "taken over" })).headers.get("idempotent-replayed")).toBe("true");
+  });
+
+  test("keys are scoped by the verified caller (c.var.auth.sub) when an auth middleware sets it", async () => {
+    // The service's auth middleware is not part of this tree yet: a bare app with a stand-in that
+    // sets c.var.auth the way it will, then the real middleware and store over the real database.
+    let applied = 0;
+    const app = new Hono<{ Variables: { auth: { sub: string } } }>()
+      .use(async (c, next) => {
+        const sub = c.req.header("x-test-sub");
+        if (sub) c.set("auth", { sub });
+        await next();
+      })
+      .use(idempotency({ store: idempotencyStore(h.services.database.db, { ttlS: 86_400, leaseMs: 10_000 }) }))
+      .post("/things", (c) => c.json({ n: ++applied }, 201));
+    const send = (sub: string | undefined) =>
+      app.request("/things", { method: "POST", body: "{}", headers: { "Idempotency-Key": "shared", ...(sub ? { "x-test-sub": sub } : {}) } });
+    expect(await (await send("alice")).json()).toEqual({ n: 1 });
+    expect(await (await send("bob")).json()).toEqual({ n: 2 });
+    expect(await (await send(undefined)).json()).toEqual({ n: 3 });
+    const again = await send("alice");
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(await again.json()).toEqual({ n: 1 });
+    expect(applied).toBe(3);
   });
 
   test("a retry while the first request still runs (blocked on a real lock) is a 409 with Retry-After", async () => {

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import { timeout } from "hono/timeout";
+import { idempotencyStore } from "./db/idempotency";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
 import { authenticate, limitWrites } from "./middleware/authenticate";
@@ -10,7 +10,9 @@ import { cacheControl } from "./middleware/cache-control";
 import { corsPolicy, timingAllowOrigin } from "./middleware/cors";
 import { drainReadiness } from "./middleware/drain";
 import { planCapture, planRequested } from "./middleware/plan-capture";
+import { idempotency } from "./middleware/idempotency";
 import { requestStats } from "./middleware/request-stats";
+import { requestScope, requestTimeout } from "./middleware/request-timeout";
 import { requireJson } from "./middleware/require-json";
 import { createObservability } from "./obs";
 import { debugRouter } from "./routes/debug";
@@ -22,6 +24,9 @@ import { statsRouter } from "./routes/stats";
 import { userDocumentsRouter } from "./routes/user-documents";
 import { usersRouter } from "./routes/users";
 import type { AppEnv, Deps } from "./types";
+
+/** How long the first answer to a write is kept under its Idempotency-Key: a day. */
+const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 
 /** Builds the app from its dependencies; index.ts only serves it, tests call app.request(). */
 export function createApp(deps: Deps) {
@@ -43,7 +48,7 @@ export function createApp(deps: Deps) {
       }),
     );
     if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
-  }
+  } else app.use(requestScope());
   // Inside requestStats (preflights carry Server-Timing and are counted as "(preflight)"), before
   // the body checks and the 404 handler (a preflight has no body and matches no route).
   if (env.CORS_ORIGINS) app.use(corsPolicy({ origins: env.CORS_ORIGINS, maxAgeS: env.CORS_MAX_AGE_S }));
@@ -60,7 +65,7 @@ export function createApp(deps: Deps) {
       xXssProtection: false,
     }),
   );
-  app.use(timeout(env.REQUEST_TIMEOUT_MS));
+  app.use(requestTimeout({ ms: env.REQUEST_TIMEOUT_MS, pool: deps.database.pool }));
   // Only requests that carry a body pay for the body checks; reads (the hot path) skip them.
   const withBody = ["POST", "PUT", "PATCH"];
   app.on(
@@ -77,7 +82,17 @@ export function createApp(deps: Deps) {
   // After the content-type check, so a cross-site form post stays a 415 before any token work.
   // Reads never look at a token (the hot path pays nothing); GET /users/me authenticates itself.
   const writes = [...withBody, "DELETE"];
-  app.on(writes, "*", authenticate(deps.auth), limitWrites(deps.auth));
+  // Idempotency after authentication (keys are scoped by the caller) and inside the timeout on
+  // purpose: it waits for the handler's real outcome even after a 504.
+  app.on(
+    writes,
+    "*",
+    authenticate(deps.auth),
+    limitWrites(deps.auth),
+    idempotency({
+      store: idempotencyStore(deps.database.db, { ttlS: IDEMPOTENCY_TTL_S, leaseMs: 2 * env.REQUEST_TIMEOUT_MS }),
+    }),
+  );
 
   if (deps.lifecycle) app.use("/readyz", drainReadiness({ lifecycle: deps.lifecycle }));
   app.route("/", healthRouter(deps));

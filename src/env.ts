@@ -70,6 +70,15 @@ const fields = {
   DB_CONNECT_TIMEOUT_S: int(5, 1),
   DB_STATEMENT_TIMEOUT_MS: int(5000, 0),
   DB_PREPARE: bool.default(true),
+  // The longest a statement waits for a connection before the request gets a 503 pool_exhausted.
+  DB_ACQUIRE_TIMEOUT_MS: int(1000, 1),
+  // Connections (out of DB_POOL_MAX) kept for point statements (profile and flag reads,
+  // Idempotency-Key records), so a slow or locked documents table cannot take the whole pool
+  // (src/db/pool-queue.ts). Capped at DB_POOL_MAX - 1.
+  DB_POOL_RESERVED: int(1, 0),
+  // Statements admitted per connection at once (postgres.js pipelines them): the throughput of
+  // short queries on few cores, and how many a connection stuck on a lock takes with it.
+  DB_PIPELINE_DEPTH: int(8, 1, 100),
   DB_SEED_DEMO: bool.default(true),
 
   // Redis. Unset: an in-process LRU with the same cache-aside semantics.

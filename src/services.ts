@@ -9,6 +9,8 @@ import { createRedisStore } from "./cache/redis-store";
 import { createMemoryStore, type CacheStore } from "./cache/store";
 import { createDatabase } from "./db/client";
 import { migrate } from "./db/migrate";
+import { pointReads } from "./db/hot-queries";
+import { idempotencyStatements } from "./db/idempotency";
 import { createQueries } from "./db/queries";
 import type { Env } from "./env";
 import { logger } from "./lib/log";
@@ -67,6 +69,8 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
       },
     },
   });
+  const queries = createQueries(database.db);
+  database.setPointStatements([...pointReads(queries), ...idempotencyStatements()]);
   const keys = cacheKeys(env.REDIS_KEY_PREFIX);
   const source = resolveKeySource(env);
   const auth = {
@@ -82,7 +86,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
   return {
     env,
     database,
-    queries: createQueries(database.db),
+    queries,
     cache,
     keys,
     telemetry,

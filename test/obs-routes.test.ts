@@ -130,7 +130,7 @@ describe("per-route latency and /metrics after a scripted set of requests", () =
     expect(s.get('cache_operations_total{op="get",result="hit"}')).toBe(4 + 1 + 1);
     expect(s.get('cache_operations_total{op="get",result="miss"}')).toBe(1 + 1 + 1);
     expect(s.get('cache_operations_total{op="del",result="evict"}')).toBe(2);
-    for (const g of ["db_pool_connections_in_use", "db_pool_waiting", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_seconds"]) {
+    for (const g of ["db_pool_statements_in_flight", "db_pool_waiting", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_seconds"]) {
       expect(s.get(g)).toBeGreaterThanOrEqual(0);
     }
     expect(s.get("db_pool_max")).toBe(h.env.DB_POOL_MAX);

@@ -1,10 +1,11 @@
 import { mkdirSync } from "node:fs";
-import { type SQL, sql as dsql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import type { Env } from "../env";
 import type { Telemetry } from "../obs/events";
-import { instrumentPglite, instrumentPostgres, type PoolGauge } from "./instrument";
+import { instrumentPglite, instrumentPostgres, type Lane } from "./instrument";
+import { PoolQueue } from "./pool-queue";
 import * as schema from "./schema";
 
 export type Db = ReturnType<typeof drizzlePg<typeof schema>>;
@@ -14,9 +15,15 @@ export interface Database {
   kind: "postgres" | "pglite";
   /** Connection string (postgres only), for side connections such as the migration lock. */
   url?: string;
-  gauge: PoolGauge;
+  /** The queue in front of the connections: slots in use, waiters, the wait histogram hook. */
+  pool: PoolQueue;
   poolMax: number;
-  /** Postgres round trip; throws when unreachable. */
+  /** Declares the point statements (may use the reserved connections), by SQL text. */
+  setPointStatements(texts: Iterable<string>): void;
+  /**
+   * Postgres round trip on a connection of its own (never queued behind user statements);
+   * throws when Postgres is unreachable.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -31,32 +38,74 @@ type DbEnv = Pick<
   | "DB_CONNECT_TIMEOUT_S"
   | "DB_STATEMENT_TIMEOUT_MS"
   | "DB_PREPARE"
+  | "DB_ACQUIRE_TIMEOUT_MS"
+  | "DB_POOL_RESERVED"
+  | "DB_PIPELINE_DEPTH"
   | "SHUTDOWN_TIMEOUT_S"
 >;
 
+/** The readiness probe's own statement limit: a Postgres that answers slower than this is not "up". */
+const PROBE_STATEMENT_TIMEOUT_MS = 1000;
+
 export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Database> {
-  const gauge: PoolGauge = { inFlight: 0 };
+  const point = new Set<string>();
+  const setPointStatements = (texts: Iterable<string>) => {
+    for (const t of texts) point.add(t);
+  };
   if (env.DATABASE_URL) {
-    const raw = postgres(env.DATABASE_URL, {
-      max: env.DB_POOL_MAX,
-      idle_timeout: env.DB_IDLE_TIMEOUT_S,
-      max_lifetime: env.DB_MAX_LIFETIME_S,
-      connect_timeout: env.DB_CONNECT_TIMEOUT_S,
-      prepare: env.DB_PREPARE,
-      onnotice: () => {},
-      // Server-side guard: a runaway query is cancelled by Postgres, not left holding a connection.
-      connection: { statement_timeout: env.DB_STATEMENT_TIMEOUT_MS, application_name: "hotpath" },
+    // Two pools of connections, one per lane (pool-queue.ts): point statements never queue on a
+    // connection a general statement is stuck on. DB_POOL_MAX is the total.
+    const reserved = Math.min(env.DB_POOL_RESERVED, env.DB_POOL_MAX - 1);
+    const general = env.DB_POOL_MAX - reserved;
+    const pool = new PoolQueue({
+      generalSlots: general * env.DB_PIPELINE_DEPTH,
+      pointSlots: reserved * env.DB_PIPELINE_DEPTH,
+      acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
     });
-    const client = instrumentPostgres(raw, tel, gauge);
+    const connect = (max: number) =>
+      postgres(env.DATABASE_URL!, {
+        max,
+        idle_timeout: env.DB_IDLE_TIMEOUT_S,
+        max_lifetime: env.DB_MAX_LIFETIME_S,
+        connect_timeout: env.DB_CONNECT_TIMEOUT_S,
+        prepare: env.DB_PREPARE,
+        onnotice: () => {},
+        // Server-side guard: a runaway query is cancelled by Postgres, not left holding a connection.
+        connection: { statement_timeout: env.DB_STATEMENT_TIMEOUT_MS, application_name: "hotpath" },
+        // Per connection, the depth the queue admits (postgres.js would pipeline 100); a runtime
+        // option of postgres.js (src/index.js) missing from its types.
+        ...({ max_pipeline: env.DB_PIPELINE_DEPTH } as object),
+      });
+    const raw = connect(general);
+    const rawPoint = reserved > 0 ? connect(reserved) : undefined;
+    // Readiness asks Postgres on this single connection of its own, outside the pool and its
+    // queue: a saturated pool must read as "busy", not as "down" (see routes/health.ts).
+    const probe = postgres(env.DATABASE_URL, {
+      max: 1,
+      idle_timeout: env.DB_IDLE_TIMEOUT_S,
+      connect_timeout: env.DB_CONNECT_TIMEOUT_S,
+      prepare: false,
+      onnotice: () => {},
+      connection: { statement_timeout: PROBE_STATEMENT_TIMEOUT_MS, application_name: "hotpath-probe" },
+    });
+    const lane: Lane = { pool, point, pointSql: rawPoint };
+    const client = instrumentPostgres(raw, tel, lane);
     const db = drizzlePg({ client, schema });
     return {
       db,
       kind: "postgres",
       url: env.DATABASE_URL,
-      gauge,
+      pool,
       poolMax: env.DB_POOL_MAX,
-      ping: async () => void (await db.execute(dsql`select 1`)),
-      close: () => raw.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
+      setPointStatements,
+      ping: async () => void (await probe`select 1`),
+      close: async () => {
+        await Promise.all([
+          raw.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
+          rawPoint?.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
+          probe.end({ timeout: 1 }),
+        ]);
+      },
     };
   }
   // Embedded default: PGlite in-process (one connection by nature). Loaded lazily so a
@@ -66,13 +115,20 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
   const dir = env.PGLITE_DIR;
   if (!dir.startsWith("memory://")) mkdirSync(dir, { recursive: true });
   const pg = await PGlite.create(dir);
-  const db = drizzleLite({ client: instrumentPglite(pg, tel, gauge), schema }) as unknown as Db;
+  // One connection, no pipelining: one slot, no point lane (every statement takes that slot).
+  const pool = new PoolQueue({ generalSlots: 1, pointSlots: 0, acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS });
+  const db = drizzleLite({ client: instrumentPglite(pg, tel, { pool, point }), schema }) as unknown as Db;
   return {
     db,
     kind: "pglite",
-    gauge,
+    pool,
     poolMax: 1,
-    ping: async () => void (await db.execute(dsql`select 1`)),
+    setPointStatements,
+    // In-process: it cannot be unreachable, only closed or busy. A query would wait behind the
+    // statement or transaction holding its one connection, so readiness asks only whether it is open.
+    ping: async () => {
+      if (pg.closed) throw new Error("PGlite is closed");
+    },
     close: () => pg.close(),
   };
 }

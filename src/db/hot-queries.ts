@@ -25,12 +25,17 @@ export interface HotQueryEntry {
   values: (r: Representative) => Record<string, unknown>;
   /** Why a full scan is acceptable here; absent = scans of large tables fail the check. */
   allowScan?: string;
+  /**
+   * A primary-key read of a small table (users, feature_flags): may use the connections
+   * DB_POOL_RESERVED keeps, which nothing touching documents can take (see pool-queue.ts).
+   */
+  point?: true;
 }
 
 const PAGE = 21; // default limit 20 + the one-row look-ahead
 
 export const preparedCatalogue: { [K in keyof Queries]: HotQueryEntry } = {
-  userById: { name: "hp_user_by_id", endpoint: "GET /users/:id", values: (r) => ({ id: r.userId }) },
+  userById: { name: "hp_user_by_id", endpoint: "GET /users/:id", values: (r) => ({ id: r.userId }), point: true },
   docsFirst: { name: "hp_docs_first", endpoint: "GET /users/:id/documents", values: (r) => ({ userId: r.userId, limit: PAGE }) },
   docsAfter: {
     name: "hp_docs_after",
@@ -49,8 +54,8 @@ export const preparedCatalogue: { [K in keyof Queries]: HotQueryEntry } = {
   },
   docWithAuthor: { name: "hp_doc_with_author", endpoint: "GET /documents/:id", values: (r) => ({ id: r.docId }) },
   userStats: { name: "hp_user_stats", endpoint: "GET /users/:id/stats", values: (r) => ({ userId: r.userId }) },
-  flagsAll: { name: "hp_flags_all", endpoint: "GET /flags", values: () => ({}) },
-  flagByKey: { name: "hp_flag_by_key", endpoint: "GET /flags/:key", values: (r) => ({ key: r.flagKey }) },
+  flagsAll: { name: "hp_flags_all", endpoint: "GET /flags", values: () => ({}), point: true },
+  flagByKey: { name: "hp_flag_by_key", endpoint: "GET /flags/:key", values: (r) => ({ key: r.flagKey }), point: true },
 };
 
 export interface HotQuery {
@@ -70,6 +75,13 @@ export function statementNames(queries: Queries): Map<string, string> {
   for (const [key, entry] of Object.entries(preparedCatalogue)) out.set(queryOf(queries[key as keyof Queries]).sql, entry.name);
   out.set(globalStatsSql, "hp_global_stats");
   return out;
+}
+
+/** SQL texts of the point reads, for Database.setPointStatements. */
+export function pointReads(queries: Queries): string[] {
+  return Object.entries(preparedCatalogue)
+    .filter(([, entry]) => entry.point)
+    .map(([key]) => queryOf(queries[key as keyof Queries]).sql);
 }
 
 /** Every hot query with its SQL and representative parameters, ready to EXPLAIN. */

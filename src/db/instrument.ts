@@ -1,29 +1,60 @@
 import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type { Sql, TransactionSql } from "postgres";
-import { currentStats } from "../obs/context";
+import { currentStats, type RequestStats } from "../obs/context";
 import type { Telemetry } from "../obs/events";
+import { requestTimedOut, type Cancellable, type PoolQueue } from "./pool-queue";
 
 // drizzle's Logger has no duration hook, so queries are timed here, at the driver, for both
 // postgres.js and PGlite. Transactions hand drizzle a separate client object (begin/savepoint,
 // PGlite's transaction): those are wrapped too so statements inside a transaction are counted.
+// Each statement takes a slot of the pool queue (pool-queue.ts) before it reaches the driver; a
+// transaction takes one slot for its whole length and the statements inside it take none (they
+// run on the transaction's connection).
 
-export interface PoolGauge {
-  inFlight: number;
+/** Where a statement gets its connection: the queue, and the point lane's own pool. */
+export interface Lane {
+  pool: PoolQueue;
+  /** Texts of the point statements (hot-queries.ts, idempotency.ts): they run in the point lane. */
+  point: ReadonlySet<string>;
+  /** The point lane's connections (postgres.js; absent for PGlite or DB_POOL_RESERVED=0). */
+  pointSql?: Sql;
+}
+
+/** Whether this statement runs in the point lane. */
+const inPointLane = (lane: Lane | undefined, text: string) => lane !== undefined && lane.pool.lane(lane.point.has(text));
+
+/** Starts the statement and lists it in the request's scope, so a timeout can cancel it. */
+function launch<T>(run: () => PromiseLike<T>, stats: RequestStats | undefined): PromiseLike<T> {
+  let q: PromiseLike<T>;
+  try {
+    q = run();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  if (stats && typeof (q as Partial<Cancellable>).cancel === "function") (stats.running ??= []).push(q as unknown as Cancellable);
+  return q;
 }
 
 function track<T>(
   tel: Telemetry,
-  gauge: PoolGauge,
+  lane: Lane | undefined,
+  point: boolean,
   text: string,
   params: readonly unknown[],
   run: () => PromiseLike<T>,
   rowsOf: (r: T) => number,
 ): Promise<T> {
   const stats = currentStats();
+  // A request that timed out runs nothing more (its handler may still be going).
+  if (stats?.timedOut) return Promise.reject(requestTimedOut());
   const start = performance.now();
-  gauge.inFlight++;
+  let q: PromiseLike<T> | undefined;
   const done = (rows: number, error?: string) => {
-    gauge.inFlight--;
+    if (q !== undefined && lane !== undefined) lane.pool.release(point);
+    if (q !== undefined && stats?.running) {
+      const i = stats.running.indexOf(q as unknown as Cancellable);
+      if (i >= 0) stats.running.splice(i, 1);
+    }
     const durMs = performance.now() - start;
     if (stats) {
       stats.dbMs += durMs;
@@ -32,7 +63,13 @@ function track<T>(
     }
     if (tel.query.active) tel.query.emit({ sql: text, params, durMs, rows, error, stats });
   };
-  return Promise.resolve(run()).then(
+  // A free slot (the common case) costs a comparison and the one promise this always cost; only
+  // a statement that must wait allocates its place in the queue.
+  const running =
+    lane === undefined || lane.pool.tryAcquire(point)
+      ? Promise.resolve((q = launch(run, stats)))
+      : lane.pool.acquire(point, stats).then(() => (q = launch(run, stats)));
+  return running.then(
     (r) => {
       done(rowsOf(r));
       return r;
@@ -51,8 +88,19 @@ const countRows = (r: unknown): number => {
 
 type AnySql = Sql | TransactionSql;
 
+/** A transaction holds one general slot from BEGIN to COMMIT/ROLLBACK (and a connection of its own). */
+async function holding<T>(lane: Lane | undefined, run: () => Promise<T>): Promise<T> {
+  if (!lane) return run();
+  await lane.pool.acquire(false, currentStats());
+  try {
+    return await run();
+  } finally {
+    lane.pool.release(false);
+  }
+}
+
 /** A stand-in for postgres.js' sql object exposing exactly what drizzle calls. */
-export function instrumentPostgres(sql: AnySql, tel: Telemetry, gauge: PoolGauge): Sql {
+export function instrumentPostgres(sql: AnySql, tel: Telemetry, lane: Lane | undefined): Sql {
   const unsafe = (text: string, params: unknown[] = [], opts?: { prepare?: boolean }) => {
     let values = false;
     // postgres.js sends a query when it is awaited; .values() must be applied before that.
@@ -62,8 +110,9 @@ export function instrumentPostgres(sql: AnySql, tel: Telemetry, gauge: PoolGauge
         return pending;
       },
       then<A, B>(ok?: (v: any) => A, fail?: (e: unknown) => B) {
-        return track(tel, gauge, text, params, () => {
-          const q = sql.unsafe(text, params as never[], opts);
+        const point = inPointLane(lane, text);
+        return track(tel, lane, point, text, params, () => {
+          const q = (point && lane!.pointSql ? lane!.pointSql : sql).unsafe(text, params as never[], opts);
           return values ? q.values() : q;
         }, countRows).then(ok, fail);
       },
@@ -78,11 +127,11 @@ export function instrumentPostgres(sql: AnySql, tel: Telemetry, gauge: PoolGauge
     unsafe,
     begin: (...args: unknown[]) => {
       const fn = args.pop() as (tx: unknown) => unknown;
-      return (sql as Sql).begin(...(args as [string]), (tx) => fn(instrumentPostgres(tx, tel, gauge)));
+      return holding(lane, () => (sql as Sql).begin(...(args as [string]), (tx) => fn(instrumentPostgres(tx, tel, undefined))));
     },
     savepoint: (...args: unknown[]) => {
       const fn = args.pop() as (tx: unknown) => unknown;
-      return (sql as TransactionSql).savepoint(...(args as [string]), (tx) => fn(instrumentPostgres(tx, tel, gauge)));
+      return (sql as TransactionSql).savepoint(...(args as [string]), (tx) => fn(instrumentPostgres(tx, tel, undefined)));
     },
     end: (opts?: { timeout?: number }) => (sql as Sql).end(opts),
   };
@@ -92,16 +141,16 @@ export function instrumentPostgres(sql: AnySql, tel: Telemetry, gauge: PoolGauge
 type PgliteLike = Pick<PGlite, "query" | "transaction">;
 
 /** PGlite is a class instance; a Proxy keeps every other method working untouched. */
-export function instrumentPglite<T extends PgliteLike | Transaction>(pg: T, tel: Telemetry, gauge: PoolGauge): T {
+export function instrumentPglite<T extends PgliteLike | Transaction>(pg: T, tel: Telemetry, lane: Lane | undefined): T {
   return new Proxy(pg, {
     get(target, prop, receiver) {
       if (prop === "query") {
         return (text: string, params: unknown[] = [], opts?: object) =>
-          track(tel, gauge, text, params, () => (target as PGlite).query(text, params, opts), countRows);
+          track(tel, lane, inPointLane(lane, text), text, params, () => (target as PGlite).query(text, params, opts), countRows);
       }
       if (prop === "transaction") {
         return (fn: (tx: Transaction) => unknown) =>
-          (target as PGlite).transaction((tx) => fn(instrumentPglite(tx, tel, gauge)) as Promise<unknown>);
+          holding(lane, () => (target as PGlite).transaction((tx) => fn(instrumentPglite(tx, tel, undefined)) as Promise<unknown>));
       }
       const v = Reflect.get(target, prop, receiver);
       return typeof v === "function" ? v.bind(target) : v;

@@ -6,6 +6,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
 } from "drizzle-orm/pg-core";
@@ -66,3 +67,26 @@ export const featureFlags = pgTable("feature_flags", {
   updatedAt: ts("updated_at"),
 });
 
+
+// Idempotency-Key records (src/middleware/idempotency.ts): the first answer to a write, kept for a
+// day, so a retry learns the outcome instead of applying the write again. In Postgres, not Redis:
+// a sick Redis must never hide (or double) a write. status null = the first request is in progress.
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    // The caller the key belongs to ('' = keys are global); keys of different callers never meet.
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    // SHA-256 of method, path and body: the same key with another request is a 422.
+    fingerprint: text("fingerprint").notNull(),
+    // Random per claim, so only the request holding the claim completes or releases it.
+    owner: text("owner").notNull(),
+    status: integer("status"),
+    headers: jsonb("headers").$type<Record<string, string>>(),
+    body: text("body"),
+    createdAt: ts("created_at"),
+    // A claim whose request died (process killed) may be taken over after this.
+    lockedUntil: timestamp("locked_until", { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
+);

@@ -90,8 +90,12 @@ const bodyUnreadable = (err: unknown, c: Context) =>
 export function createErrorHandler(log: (err: unknown, c: Context) => void): ErrorHandler {
   return function onError(err, c) {
     let e: ApiError | undefined;
+    // drizzle wraps what the driver throws (DrizzleQueryError): the pool queue's ApiErrors
+    // (pool_exhausted, a timed-out request) arrive as its cause.
+    const cause = (err as { cause?: unknown }).cause;
     if (err instanceof ApiError) e = err;
     else if (bodyUnreadable(err, c)) e = new ApiError(400, "bad_request", "the request body could not be read (malformed chunked encoding, or the connection closed)");
+    else if (cause instanceof ApiError) e = cause;
     else if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
       e = new ApiError(status, httpCodes[status] ?? (status >= 500 ? "internal" : "bad_request"), err.message || "request failed");

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { Cancellable } from "../db/pool-queue";
 
 /** "evict" marks a write that invalidated cache entries. */
 export type CacheResult = "hit" | "miss" | "evict" | "bypass" | "error";
@@ -11,7 +12,10 @@ export interface QueryRecord {
   error?: string;
 }
 
-/** What one request spent, filled in by the driver wrapper and the cache; read by Server-Timing. */
+/**
+ * What one request spent, filled in by the driver wrapper and the cache; read by Server-Timing.
+ * Also the request's scope for the pool queue: what a timeout cancels.
+ */
 export class RequestStats {
   dbMs = 0;
   queries = 0;
@@ -21,6 +25,10 @@ export class RequestStats {
   /** Statement texts, kept only when somebody asked (plan capture, N+1 detection). */
   readonly statements: QueryRecord[] = [];
   route = "";
+  /** The request timed out: its statements were cancelled and new ones are refused (pool-queue.ts). */
+  timedOut = false;
+  /** Its statements running right now, so a timeout can cancel them; created on first use. */
+  running: Cancellable[] | undefined = undefined;
   constructor(
     readonly requestId: string = "",
     readonly captureStatements = false,

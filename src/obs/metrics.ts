@@ -36,7 +36,7 @@ function nested<K1, K2, K3, T>(make: (a: K1, b: K2, c: K3) => T) {
 }
 
 /** One registry per app (never prom-client's global one), so two apps in a process never mix. */
-export function createMetrics(database: Pick<Database, "gauge" | "poolMax">, limits: Pick<Limits, "failOpen">) {
+export function createMetrics(database: Pick<Database, "pool" | "poolMax">, limits: Pick<Limits, "failOpen">) {
   const registry = new Registry();
   const registers = [registry];
 
@@ -73,24 +73,43 @@ export function createMetrics(database: Pick<Database, "gauge" | "poolMax">, lim
     labelNames: ["route", "statement"],
     registers,
   });
-  // The driver wrapper counts statements in flight; with one statement per connection at a time
-  // those beyond the pool size are the ones queued for a connection.
+  // Measured at the queue in front of the pools (src/db/pool-queue.ts).
+  const { pool } = database;
   new Gauge({
-    name: "db_pool_connections_in_use",
-    help: "Pool connections running a statement.",
+    name: "db_pool_statements_in_flight",
+    help: "Statements (and transactions) admitted to the pools and not finished, up to DB_POOL_MAX × DB_PIPELINE_DEPTH.",
     registers,
     collect() {
-      this.set(Math.min(database.gauge.inFlight, database.poolMax));
+      this.set(pool.inUse);
     },
   });
   new Gauge({
     name: "db_pool_waiting",
-    help: "Statements waiting for a free pool connection.",
+    help: "Statements waiting to be admitted to a pool (the queue's length).",
     registers,
     collect() {
-      this.set(Math.max(0, database.gauge.inFlight - database.poolMax));
+      this.set(pool.waiting);
     },
   });
+  new Counter({
+    name: "db_pool_acquire_timeouts_total",
+    help: "Statements that waited DB_ACQUIRE_TIMEOUT_MS to be admitted and were refused (503 pool_exhausted).",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(pool.timeouts);
+    },
+  });
+  // Every acquisition is observed, a free slot as 0: the lean collector keeps that cheap.
+  const waits = new FastHistogram(
+    "db_pool_acquire_wait_seconds",
+    "Time a statement waited to be admitted to a pool, by lane (point: the DB_POOL_RESERVED connections).",
+    DB_BUCKETS,
+    registry,
+  );
+  const pointWait = waits.series({ class: "point" });
+  const generalWait = waits.series({ class: "general" });
+  pool.onWait = (ms, point) => (point ? pointWait : generalWait).observe(ms / 1000);
   new Gauge({ name: "db_pool_max", help: "Pool size.", registers }).set(database.poolMax);
   new Counter({
     name: "rate_limit_fail_open_total",

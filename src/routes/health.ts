@@ -14,7 +14,10 @@ const noStore: MiddlewareHandler = async function noStore(c, next) {
   c.header("cache-control", "no-store");
 };
 
-/** /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one). */
+/**
+ * /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one;
+ * a busy Postgres is reported as such, with a 200).
+ */
 export function healthRouter({ database, cache }: Deps) {
   return new Hono<AppEnv>()
     // A probe must reach this process, never a cache in front of it.
@@ -23,11 +26,14 @@ export function healthRouter({ database, cache }: Deps) {
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
       const [pg, store] = await Promise.allSettled([within(database.ping(), 2000), within(cache.store.ping(), 1000)]);
-      const checks = {
-        postgres: pg.status === "fulfilled" ? "ok" : "unreachable",
+      // The probe runs on its own connection, so it answers while user statements queue: Postgres
+      // answering while the pool is saturated is "busy", still ready (every instance would be as
+      // busy, and pulling them all from the load balancer at once serves nobody).
+      const checks: Record<string, string> = {
+        postgres: pg.status === "rejected" ? "unreachable" : database.pool.saturated ? "busy" : "ok",
         [cache.store.kind === "memory" ? "cache" : "redis"]: store.status === "fulfilled" ? "ok" : "unreachable",
       };
-      const failing = Object.keys(checks).filter((k) => checks[k] !== "ok");
+      const failing = Object.keys(checks).filter((k) => checks[k] === "unreachable");
       if (failing.length) {
         return c.json(errorBody(c, "not_ready", `not ready: ${failing.join(", ")} unreachable`, checks), 503);
       }

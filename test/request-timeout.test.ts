@@ -1,0 +1,89 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import postgres from "postgres";
+import { ApiError } from "../src/lib/errors";
+import { RequestStats, requestStore } from "../src/obs/context";
+import { harness, type Harness } from "./support/harness";
+import { expectError } from "./support/http";
+import { activeStatements, eventually, lockTable, type TableLock } from "./support/pg-lock";
+
+// Issue 8, item 4: a request that times out must not leave its statement running (holding a
+// connection), and a write answered 504 must not commit once the lock goes away.
+
+describe("REQUEST_TIMEOUT_MS with a statement blocked on a real lock", () => {
+  let h: Harness;
+  let lock: TableLock | undefined;
+  beforeAll(async () => {
+    // No server-side statement timeout: only the request timeout can end the blocked statement.
+    h = await harness("request_timeout", {
+      // Depth 1: one blocked statement fills the general lane, so a second one waits in the queue.
+      env: { REQUEST_TIMEOUT_MS: "400", DB_STATEMENT_TIMEOUT_MS: "0", DB_POOL_MAX: "2", DB_PIPELINE_DEPTH: "1", DB_ACQUIRE_TIMEOUT_MS: "5000" },
+    });
+    const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
+    await sql`insert into users (email, name) select 'u' || g || '@example.com', 'User ' || g from generate_series(1, 5) g`;
+    await sql`insert into documents (user_id, title) select 1, 'Doc ' || g from generate_series(1, 5) g`;
+    await sql.end();
+  });
+  afterEach(async () => {
+    await lock?.release();
+    lock = undefined;
+  });
+  afterAll(() => h.close());
+
+  test("a read: 504, the statement is cancelled (gone from pg_stat_activity), and its connection serves other statements", async () => {
+    lock = await lockTable(h.dbUrl, "documents");
+    const res = await h.request("/documents/1");
+    const body = await expectError(res, 504, "timeout");
+    expect(body.error.message).toContain("Idempotency-Key");
+
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
+    expect(await eventually(() => h.services.database.pool.inUse === 0)).toBe(true);
+    // The lock is still held. A write that needs the general share (the connection the blocked
+    // read held) goes through, and so does a read of an unlocked table.
+    const created = await h.request("/users", { method: "POST", as: "admin", json: { email: "new@example.com", name: "New" } });
+    expect(created.status).toBe(201);
+    expect((await h.request("/users/2")).status).toBe(200);
+  });
+
+  test("a request still waiting for a slot when it times out leaves the queue at once (not after the acquisition timeout)", async () => {
+    lock = await lockTable(h.dbUrl, "documents");
+    const blocked = h.request("/documents/1");
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).some((s) => s.wait_event_type === "Lock"))).toBe(true);
+    const queued = h.request("/documents/2");
+    expect(await eventually(() => h.services.database.pool.waiting === 1)).toBe(true);
+    await expectError(await queued, 504, "timeout");
+    expect(h.services.database.pool.waiting).toBe(0);
+    expect(h.services.database.pool.timeouts).toBe(0);
+    await expectError(await blocked, 504, "timeout");
+    expect(await eventually(() => h.services.database.pool.inUse === 0)).toBe(true);
+  });
+
+  test("a timed-out request's scope refuses new statements (its handler may still be running)", async () => {
+    const scope = new RequestStats("t");
+    scope.timedOut = true;
+    const run = requestStore.run(scope, async () => await h.services.database.db.execute(sql`select 1`));
+    const err = await run.then(() => null, (e: unknown) => e as { cause?: unknown });
+    expect(err?.cause ?? err).toBeInstanceOf(ApiError);
+    expect(((err?.cause ?? err) as ApiError).status).toBe(504);
+    expect(h.services.database.pool.inUse).toBe(0);
+  });
+
+  test("a write: 504, the UPDATE is cancelled and rolled back, so it never commits after the lock is released", async () => {
+    lock = await lockTable(h.dbUrl, "users");
+    const res = await h.request("/users/1", { method: "PATCH", as: "admin", json: { name: "Changed" } });
+    await expectError(res, 504, "timeout");
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
+    await lock.release();
+    lock = undefined;
+
+    const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql<{ name: string }[]>`select name from users where id = 1`;
+      expect(row!.name).toBe("User 1");
+    } finally {
+      await sql.end();
+    }
+    const read = await h.request("/users/1");
+    expect((await read.json()).name).toBe("User 1");
+  });
+});

@@ -29,7 +29,11 @@ export const envSchema = z.object({
   DB_CONNECT_TIMEOUT_S: int(5, 1),
   DB_STATEMENT_TIMEOUT_MS: int(5000, 0),
   DB_PREPARE: bool.default(true),
-  DB_SEED_DEMO: bool.default(true),
+  // Demo data is for the embedded default only. Unset: on without DATABASE_URL, off with it, so
+  // an empty real database is never filled with demo users unless asked for explicitly.
+  DB_SEED_DEMO: bool.optional(),
+  // false: instances never run DDL; the release pipeline runs the `migrate` command first.
+  MIGRATE_ON_START: bool.default(true),
 
   // Redis. Unset: an in-process LRU with the same cache-aside semantics.
   REDIS_URL: optionalUrl,
@@ -61,7 +65,7 @@ export const envSchema = z.object({
   SLOW_QUERY_MS: int(50, 0),
   DEBUG_TOKEN: z.string().min(16).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
-});
+}).transform((e) => ({ ...e, DB_SEED_DEMO: e.DB_SEED_DEMO ?? !e.DATABASE_URL }));
 
 export type Env = z.infer<typeof envSchema>;
 

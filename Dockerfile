@@ -12,7 +12,7 @@ RUN bun install --frozen-lockfile --production --omit=peer --ignore-scripts \
  && mkdir -p /data/pglite
 
 # Runs from source with `bun` (no `bun build --compile`: see README "Run it in a container").
-# No RUN in this stage: it needs no shell, so a distroless Bun base works as well.
+# No RUN in this stage: nothing here needs a shell.
 FROM ${BUN_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production \

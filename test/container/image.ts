@@ -18,6 +18,9 @@ const ROOT = resolve(import.meta.dir, "../..");
 const RUN_ID = `${process.pid}-${Date.now().toString(36)}`;
 const IMAGE = `localhost/hotpath-test:${RUN_ID}`;
 const PREFIX = "hpt-container";
+// NODE_ENV=production in the image: with DATABASE_URL the service wants a signing key for its
+// bearer tokens (>= 32 bytes). Test-only value.
+const JWT_SECRET = "container-test-only-secret-0123456789abcdef";
 const say = (line: string) => console.log(`[container] ${line}`);
 
 // Everything this run creates, removed in afterAll (and on Ctrl-C) whatever failed.
@@ -176,7 +179,7 @@ describe("against this machine's Postgres and Redis", () => {
   });
 
   test("`IMAGE migrate` applies the migrations once and exits 0", async () => {
-    const r = await podman(["run", "--rm", "--network=host", ...RUN_FLAGS, "-e", `DATABASE_URL=${db.url}`, IMAGE, "migrate"]);
+    const r = await podman(["run", "--rm", "--network=host", ...RUN_FLAGS, "-e", `DATABASE_URL=${db.url}`, "-e", `JWT_SECRET=${JWT_SECRET}`, IMAGE, "migrate"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("migrations applied (postgres)");
     const tables = await sql<{ t: string }[]>`select tablename as t from pg_tables where schemaname = 'public' order by 1`;
@@ -188,6 +191,7 @@ describe("against this machine's Postgres and Redis", () => {
   test("serves with MIGRATE_ON_START=false: /readyz 200, no demo data in a real database", async () => {
     api = await start(`hp-api-${RUN_ID}`, {
       DATABASE_URL: db.url,
+      JWT_SECRET,
       REDIS_URL,
       REDIS_KEY_PREFIX: PREFIX,
       MIGRATE_ON_START: "false",
@@ -236,6 +240,7 @@ describe("against this machine's Postgres and Redis", () => {
   test("podman healthcheck run: unhealthy when a dependency is down (the check is readiness)", async () => {
     const sick = await start(`hp-sick-${RUN_ID}`, {
       DATABASE_URL: db.url,
+      JWT_SECRET,
       REDIS_URL: "redis://127.0.0.1:1",
       REDIS_KEY_PREFIX: PREFIX,
       MIGRATE_ON_START: "false",
@@ -267,7 +272,14 @@ describe("against this machine's Postgres and Redis", () => {
         () => logs(api.name),
       );
       const stopping = stop(api.name);
-      await until("SIGTERM to reach the app", async () => (await logs(api.name)).includes('"shutting down"'), () => logs(api.name));
+      // The app logs the signal when shutdown begins (and /readyz turns 503 if it drains first).
+      await until(
+        "SIGTERM to reach the app",
+        async () =>
+          (await logs(api.name)).includes('"SIGTERM"') ||
+          (await fetch(`${api.url}/readyz`).then((r) => r.status === 503, () => false)),
+        () => logs(api.name),
+      );
       await locker`commit`;
       locked = false;
       const res = await inflight;

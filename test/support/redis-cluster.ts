@@ -5,7 +5,9 @@ import { join } from "node:path";
 
 /** Three redis-server masters in cluster mode on random ports, joined with redis-cli --cluster. */
 export async function startRedisCluster() {
-  const base = 40000 + Math.floor(Math.random() * 10000);
+  // Below the ephemeral range (32768+), bus ports (port + 10000) included: a node port or bus port
+  // in that range can be held by a connection's local end and the node fails to bind.
+  const base = 10000 + Math.floor(Math.random() * 12000);
   const ports = [base, base + 1, base + 2];
   const dir = mkdtempSync(join(tmpdir(), "hp-cluster-"));
   const procs: Subprocess[] = ports.map((port) =>
@@ -26,7 +28,10 @@ export async function startRedisCluster() {
       up = Bun.spawnSync(["redis-cli", "-p", String(port), "ping"]).stdout.toString().includes("PONG");
       if (!up) await Bun.sleep(50);
     }
-    if (!up) throw new Error(`cluster node ${port} did not start`);
+    if (!up) {
+      await stop();
+      throw new Error(`cluster node ${port} did not start`);
+    }
   }
   const create = Bun.spawnSync(["redis-cli", "--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"]);
   if (create.exitCode !== 0) {

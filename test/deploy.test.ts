@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import postgres from "postgres";
 import { freshDatabase, REDIS_URL } from "./support/env";
-import { startService } from "./support/spawn";
+import { freePort, startService } from "./support/spawn";
 
 // What a deployment relies on, through the real entry points (src/index.ts, src/cli.ts).
 
@@ -64,10 +64,7 @@ test("`cli.ts healthcheck` exits 0 when /readyz is 200, 1 when nothing answers",
   } finally {
     expect(await svc.stop()).toBe(0);
   }
-  const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = closed.port;
-  closed.stop(true);
-  const down = await cli(["healthcheck"], { PORT: String(port) });
+  const down = await cli(["healthcheck"], { PORT: String(freePort()) }); // nothing listens there
   expect(down.code).toBe(1);
   expect(down.stderr).toContain("/readyz");
 }, 90_000);

@@ -12,6 +12,7 @@ import postgres from "postgres";
 import { flushPrefix } from "../../src/cache/flush";
 import { freshDatabase, REDIS_URL } from "../support/env";
 import { serverTiming } from "../support/harness";
+import { freePort } from "../support/spawn";
 import { BUILD_FLAGS, ensureStandIn, podman, podmanOk, RUN_FLAGS } from "./podman";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -34,14 +35,6 @@ async function cleanup() {
   created.image = false;
 }
 process.once("SIGINT", () => void cleanup().finally(() => process.exit(130)));
-
-/** A port the OS hands out (bound on 127.0.0.1 then released for the container to take). */
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
 
 const logs = async (name: string) => {
   const r = await podman(["logs", name]);

@@ -1,12 +1,19 @@
 import type { Subprocess } from "bun";
 
-/** Starts `bun run src/index.ts` with the given env; resolves once it logs that it listens. */
-export async function startService(env: Record<string, string>, timeoutMs = 80_000) {
-  // A port the OS hands out, released for the child to take: a random pick in 30000-50000 could
-  // land on a port another test's server (or a connection's local end) holds, under parallel load.
+/**
+ * A port the OS hands out, released for a child process to take. (A random pick could land on a
+ * port another test's server, or a connection's local end, holds under parallel load.)
+ */
+export function freePort(): number {
   const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = probe.port;
   probe.stop(true);
+  return port;
+}
+
+/** Starts `bun run src/index.ts` with the given env; resolves once it logs that it listens. */
+export async function startService(env: Record<string, string>, timeoutMs = 80_000) {
+  const port = freePort();
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !["DATABASE_URL", "REDIS_URL", "PORT", "LOG_LEVEL"].includes(k)),
   ) as Record<string, string>;

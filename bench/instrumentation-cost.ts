@@ -54,6 +54,7 @@ async function start(mode: "on" | "off") {
       HOST: "127.0.0.1",
       PORT: String(port),
       DATABASE_URL: dbUrl,
+      DB_SEED_DEMO: "true", // the demo set (user 1) it reads; off by default with DATABASE_URL
       REDIS_URL: process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379",
       REDIS_KEY_PREFIX: "hpbench-instr",
       INSTRUMENTATION: mode,

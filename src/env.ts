@@ -79,7 +79,11 @@ const fields = {
   // Statements admitted per connection at once (postgres.js pipelines them): the throughput of
   // short queries on few cores, and how many a connection stuck on a lock takes with it.
   DB_PIPELINE_DEPTH: int(8, 1, 100),
-  DB_SEED_DEMO: bool.default(true),
+  // Demo data is for the embedded default only. Unset: on without DATABASE_URL, off with it, so
+  // an empty real database is never filled with demo users unless asked for explicitly.
+  DB_SEED_DEMO: bool.optional(),
+  // false: instances never run DDL; the release pipeline runs the `migrate` command first.
+  MIGRATE_ON_START: bool.default(true),
 
   // Redis. Unset: an in-process LRU with the same cache-aside semantics.
   REDIS_URL: optionalUrl,
@@ -175,7 +179,12 @@ export const envSchema = z
     }
   })
   // Unset: derived from the request timeout, so the two can never contradict.
-  .transform((e) => ({ ...e, SERVER_IDLE_TIMEOUT_S: e.SERVER_IDLE_TIMEOUT_S ?? minIdleTimeoutS(e.REQUEST_TIMEOUT_MS) }));
+  // Demo data only for the embedded default unless asked for.
+  .transform((e) => ({
+    ...e,
+    SERVER_IDLE_TIMEOUT_S: e.SERVER_IDLE_TIMEOUT_S ?? minIdleTimeoutS(e.REQUEST_TIMEOUT_MS),
+    DB_SEED_DEMO: e.DB_SEED_DEMO ?? !e.DATABASE_URL,
+  }));
 
 export type Env = z.infer<typeof envSchema>;
 

@@ -8,7 +8,7 @@ import { startupTokens } from "./auth/startup";
 
 const env = loadEnv();
 const log = logger(env.LOG_LEVEL);
-const services = await createServices(env);
+const services = await createServices(env, { migrate: env.MIGRATE_ON_START });
 if (env.DB_SEED_DEMO && (await seedDemoIfEmpty(services.database.db))) log.info("seeded a demo data set (100 users, 2000 documents)");
 const lifecycle = createLifecycle();
 const app = createApp({ ...services, lifecycle });

@@ -25,3 +25,16 @@ test("the service exits 1 naming the variable", async () => {
   expect(await proc.exited).toBe(1);
   expect(await new Response(proc.stderr).text()).toContain("CACHE_TTL_USER_S");
 });
+
+test("demo data defaults on for the embedded default only; explicit values win", () => {
+  expect(parseEnv({}).DB_SEED_DEMO).toBe(true);
+  expect(parseEnv({ DATABASE_URL: "postgres://u@db:5432/app" }).DB_SEED_DEMO).toBe(false);
+  expect(parseEnv({ DATABASE_URL: "postgres://u@db:5432/app", DB_SEED_DEMO: "true" }).DB_SEED_DEMO).toBe(true);
+  expect(parseEnv({ DB_SEED_DEMO: "false" }).DB_SEED_DEMO).toBe(false);
+});
+
+test("migrations at start: on by default, MIGRATE_ON_START=false turns them off", () => {
+  expect(parseEnv({}).MIGRATE_ON_START).toBe(true);
+  expect(parseEnv({ MIGRATE_ON_START: "false" }).MIGRATE_ON_START).toBe(false);
+  expect(() => parseEnv({ MIGRATE_ON_START: "maybe" })).toThrow(/MIGRATE_ON_START/);
+});

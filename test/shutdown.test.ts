@@ -10,6 +10,7 @@ test("SIGTERM: stops accepting, finishes the in-flight request, closes pool and 
   const { url: dbUrl } = await freshDatabase("shutdown");
   const svc = await startService({
     DATABASE_URL: dbUrl,
+    DB_SEED_DEMO: "true", // user 1 for the in-flight read
     REDIS_URL,
     REDIS_KEY_PREFIX: "hpt-shutdown",
     LOG_LEVEL: "info",

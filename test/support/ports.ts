@@ -30,3 +30,11 @@ export async function freeLowPort(opts: { offsets?: number[]; count?: number } =
   }
   throw new Error("no free port below 32768");
 }
+
+/** A port the OS hands out now (listen on 0, read it back, close), for a server started next. */
+export function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
+}

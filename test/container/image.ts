@@ -95,10 +95,10 @@ async function pid1(name: string): Promise<{ uid: number; cmdline: string }> {
  * when auth is on). Use a printed token if there is one — the one on a line about writes first.
  */
 function tokenFrom(log: string): Record<string, string> {
-  const lines = log.split("\n").filter((l) => /eyJ[\w-]+\.[\w-]+\.[\w-]+/.test(l));
-  const line = lines.find((l) => /write|admin/i.test(l)) ?? lines[0];
-  const token = line?.match(/eyJ[\w-]+\.[\w-]+\.[\w-]+/)?.[0];
-  return token ? { authorization: `Bearer ${token}` } : {};
+  // The embedded default prints an admin token under the curl hint (src/auth/startup.ts).
+  const token = log.match(/^ {2}admin: +(eyJ[\w-]+\.[\w-]+\.[\w-]+)$/m)?.[1];
+  if (!token) throw new Error(`no admin token in the startup output:\n${log}`);
+  return { authorization: `Bearer ${token}` };
 }
 
 let redis: Redis;
@@ -176,7 +176,7 @@ describe("against this machine's Postgres and Redis", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("migrations applied (postgres)");
     const tables = await sql<{ t: string }[]>`select tablename as t from pg_tables where schemaname = 'public' order by 1`;
-    expect(tables.map((t) => t.t)).toEqual(["documents", "feature_flags", "users"]);
+    expect(tables.map((t) => t.t)).toEqual(["documents", "feature_flags", "idempotency_keys", "users"]);
     const [applied] = await sql<{ n: number }[]>`select count(*)::int as n from drizzle.__drizzle_migrations`;
     expect(applied?.n).toBeGreaterThan(0);
   }, 120_000);
@@ -206,7 +206,7 @@ describe("against this machine's Postgres and Redis", () => {
     ids.push(...rows.map((r) => r.id));
     const first = await fetch(`${api.url}/users/${ids[0]}`);
     expect(first.status).toBe(200);
-    expect(((await first.json()) as { email: string }).email).toBe("c1@example.com");
+    expect(((await first.json()) as { name: string }).name).toBe("C One");
     const t1 = serverTiming(first);
     expect(t1.db?.desc).toBe("1 query");
     expect(t1.cache?.desc).toBe("miss");
@@ -318,7 +318,15 @@ test("embedded default with a volume: demo data, a written user survives a new c
   expect(await logs(second.name)).not.toContain("seeded");
   const back = await fetch(`${second.url}/users/${id}`);
   expect(back.status).toBe(200);
-  expect(((await back.json()) as { email: string }).email).toBe(email);
+  expect(((await back.json()) as { name: string }).name).toBe("Volume");
+  // The generated signing secret lives on the volume too: a token printed by the first container
+  // still works on the second.
+  const renamed = await fetch(`${second.url}/users/${id}`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json", ...tokenFrom(log1) },
+    body: JSON.stringify({ name: "Volume 2" }),
+  });
+  expect(renamed.status).toBe(200);
   // SIGINT (Ctrl-C on `docker run -it`) is PID 1's to handle too: a clean exit 0.
   await podmanOk(["kill", "--signal", "SIGINT", second.name]);
   expect(Number(await podmanOk(["wait", second.name]))).toBe(0);

@@ -38,6 +38,12 @@ import type { RequestTrace, Tracer } from "./tracing";
 /** The pool wait of a statement's span (ms); the stable db conventions have no attribute for it. */
 export const ATTR_POOL_WAIT_MS = "db.client.connection.wait_time_ms";
 
+const SHUTDOWN_MS = 1000;
+
+/** Waits for p at most ms; never rejects (spans that miss the deadline are lost, nothing else). */
+const bounded = (p: Promise<void>, ms: number) =>
+  Promise.race([p.catch(() => {}), new Promise<void>((r) => setTimeout(r, ms).unref())]);
+
 interface OtelTrace extends RequestTrace {
   span: Span;
   ctx: Context;
@@ -183,8 +189,9 @@ export function createOtelTracer(
       if (e.result === "error") span.setStatus({ code: SpanStatusCode.ERROR });
       span.end(end);
     },
-    flush: () => provider.forceFlush().catch(() => {}),
-    shutdown: () => provider.shutdown().catch(() => {}),
+    flush: () => bounded(provider.forceFlush(), env.OTEL_EXPORTER_OTLP_TIMEOUT),
+    // At shutdown the drain budget is short (README "Shutdown"): a hung collector gets a second.
+    shutdown: () => bounded(provider.shutdown(), SHUTDOWN_MS),
   };
 }
 

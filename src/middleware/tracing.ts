@@ -14,7 +14,7 @@ export interface TracingOptions {
 export function tracing(opts: TracingOptions): MiddlewareHandler<AppEnv> {
   const { tracer } = opts;
   return function tracing(c, next) {
-    c.get("stats").trace = tracer.startRequest(c.req.raw);
+    c.get("stats").trace = tracer.startRequest(c.req.raw, c.req.path);
     return next();
   };
 }

@@ -129,10 +129,9 @@ export function createOtelTracer(
     get exportFailures() {
       return failures;
     },
-    startRequest(req) {
+    startRequest(req, path) {
       const parent = propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
       const method = req.method;
-      const path = new URL(req.url).pathname;
       const span = tracer.startSpan(
         method,
         { kind: SpanKind.SERVER, attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path } },

@@ -18,8 +18,8 @@ export interface RequestTrace {
 }
 
 export interface Tracer {
-  /** Opens the server span; continues the trace of an incoming `traceparent`. */
-  startRequest(req: Request): RequestTrace;
+  /** Opens the server span; continues the trace of an incoming `traceparent`. `path`: the URL's path. */
+  startRequest(req: Request, path: string): RequestTrace;
   endRequest(trace: RequestTrace, e: RequestEvent): void;
   /** A statement's span under the request's; `name` is the statement name or kind (normalize.ts). */
   query(trace: RequestTrace, e: QueryEvent, name: string): void;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +14,10 @@ import { freeLowPort } from "./support/ports";
 // it on when it is not. A Postgres of this test's own (initdb on a spare port, as user postgres),
 // first without the library preloaded, then restarted with shared_preload_libraries set.
 
-const BIN = "/usr/lib/postgresql/15/bin";
+// Debian's layout: /usr/lib/postgresql/<major>/bin; the newest installed major (or PG_BIN).
+const BIN =
+  process.env.PG_BIN ??
+  `/usr/lib/postgresql/${readdirSync("/usr/lib/postgresql").filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a))[0]}/bin`;
 const TOKEN = "debug-token-0123456789";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const asPostgres = (...cmd: string[]) => {

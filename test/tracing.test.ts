@@ -144,6 +144,26 @@ describe("traces to an OTLP/HTTP collector", () => {
   });
 });
 
+describe("a failed statement", () => {
+  test("is marked on its span (status error, error.type = the SQLSTATE); the request span keeps its 4xx", async () => {
+    const json = { email: "dup@example.com", name: "D" };
+    const headers = { traceparent: "00-11111111111111111111111111111111-2222222222222222-01" };
+    expect((await request("/users", { method: "POST", as: "admin", json })).status).toBe(201);
+    const res = await request("/users", { method: "POST", as: "admin", json, headers });
+    expect(res.status).toBe(409);
+    const serverSpanId = timingTraceparent(res)!.split("-")[2];
+    await traced.tracer!.flush();
+    const trace = collector.spans.filter((s) => s.traceId === "11111111111111111111111111111111");
+    const server = trace.find((s) => s.spanId === serverSpanId)!;
+    expect(server.name).toBe("POST /users");
+    expect(server.attributes["http.response.status_code"]).toBe(409);
+    expect(server.status?.code ?? 0).toBe(0); // a 4xx is the client's error, not the server's
+    const failed = trace.find((s) => s.parentSpanId === serverSpanId && s.kind === 3 && s.attributes["error.type"] === "23505");
+    expect(failed?.name).toBe("insert users");
+    expect(failed?.status?.code).toBe(2); // ERROR
+  });
+});
+
 describe("sampling from OTEL_TRACES_SAMPLER", () => {
   let services: Services;
   let req: ReturnType<typeof requester>;

@@ -77,6 +77,13 @@ export function renderMarkdown(r: Results): string {
       `${ms(c(l.a)!.avgMs.median)} → ${ms(c(l.b)!.avgMs.median)}`,
     ])), "");
   }
+  if (r.tracing?.length) {
+    out.push("## Tracing cost: OpenTelemetry export at sampling ratio 1.0 and 0.01 ÷ no endpoint", "");
+    out.push(table(["cell", "traced req/s", "off req/s", "traced ÷ off [min–max]", "avg traced → off", "server CPU/req traced → off"], r.tracing.map((l) => [
+      l.name, num(c(l.a)!.rps.median), num(c(l.b)!.rps.median), range(l.rps, (v) => v.toFixed(2)),
+      `${ms(c(l.a)!.avgMs.median)} → ${ms(c(l.b)!.avgMs.median)}`, `${ms(c(l.a)!.cpuMsPerReq.server)} → ${ms(c(l.b)!.cpuMsPerReq.server)}`,
+    ])), "");
+  }
   if (r.auth?.length) {
     out.push("## Authentication cost: bearer JWT + limits on ÷ AUTH=off", "");
     out.push(table(["endpoint", "on req/s", "off req/s", "on ÷ off [min–max]", "avg on → off", "server CPU/req on → off"], r.auth.map((l) => [

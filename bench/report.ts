@@ -1,6 +1,6 @@
 import type { Options } from "./config";
 import type { Plan } from "./explain";
-import { AUTH_ENDPOINTS, POOL_ENDPOINTS, type Cells } from "./scenarios";
+import { AUTH_ENDPOINTS, POOL_ENDPOINTS, TRACE_RATIOS, type Cells } from "./scenarios";
 import { pairedRatio, summarize, type Spread, type Summary } from "./stats";
 import { ENDPOINTS } from "./zipf";
 
@@ -34,6 +34,8 @@ export interface Results {
   beforeAfter: { endpoint: string; avg: number; p99: number; rps: number; dbCpu: number }[];
   limits: Ratio[];
   instrumentation: Ratio[];
+  /** OpenTelemetry tracing at sampling ratio 1.0 and 0.01 ÷ no endpoint, on the cached profile read. */
+  tracing: Ratio[];
   /** Bearer JWT verification (+ abuse limits) on ÷ AUTH=off, on a write and a cached read. */
   auth: Ratio[];
   pool: { endpoints: string[]; sizes: number[]; score: Record<number, number>; recommended: number; reason: string } | null;
@@ -72,6 +74,7 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
 
   const limits = LIMITS.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
   const instrumentation = ["profile"].flatMap((e) => ratio(`${e}: on ÷ off`, `instr-on/${e}`, `instr-off/${e}`));
+  const tracing = TRACE_RATIOS.flatMap((t) => ratio(`profile: ratio ${t} ÷ off`, `trace-${t}/profile`, "trace-off/profile"));
   const auth = AUTH_ENDPOINTS.flatMap((e) => ratio(`${e}: on ÷ off`, `auth-on/${e}`, `auth-off/${e}`));
 
   let pool: Results["pool"] = null;
@@ -108,5 +111,5 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   if (indexed) targets.push({ name: "list query execution with the index (ms)", target: "< 1 ms", value: indexed.executionMs, met: indexed.executionMs < 1 });
   for (const r of limits) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
 
-  return { meta, cells, beforeAfter, limits, instrumentation, auth, pool, explain, targets };
+  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, pool, explain, targets };
 }

@@ -9,12 +9,12 @@ import { explainList } from "./explain";
 import { pickGenerator, SPEC_DIR } from "./load";
 import { renderMarkdown } from "./markdown";
 import { buildResults } from "./report";
-import { authPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, type Cells } from "./scenarios";
+import { authPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, tracingPhase, type Cells } from "./scenarios";
 import type { Server } from "./servers";
 import { loadWorkload } from "./workload";
 import { multiplierFor, permute } from "./zipf";
 
-// `bun run bench [--quick] [--only before,after,limits,instrumentation,auth,pool] [--rounds N]`
+// `bun run bench [--quick] [--only before,after,limits,instrumentation,tracing,auth,pool] [--rounds N]`
 // 1. data set (bench-owned databases), 2. EXPLAIN of the list query, 3. interleaved load phases,
 // 4. bench/results/<latest|quick|partial>.{md,json,svg}. See bench/config.ts for the knobs.
 
@@ -77,6 +77,10 @@ try {
     for (const c of otherBenchmarks()) concurrent.add(c);
     if (opts.only.has("instrumentation")) {
       await instrumentationPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await stopAll();
+    }
+    if (opts.only.has("tracing")) {
+      await tracingPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("auth")) {

@@ -112,6 +112,41 @@ export async function instrumentationPhase(o: Options, gen: Generator, w: Worklo
   }
 }
 
+/** The sampling ratios of the tracing cell: every request traced, and 1 % of them. */
+export const TRACE_RATIOS = ["1", "0.01"] as const;
+
+/**
+ * What OpenTelemetry tracing costs on the cached profile read (a server span and a cache span per
+ * traced request): instrumentation on without an endpoint ("trace-off", the default) vs the same
+ * with OTEL_EXPORTER_OTLP_ENDPOINT set, sampling ratio 1.0 and 0.01 (parentbased_traceidratio),
+ * exporting to a local OTLP/HTTP sink (bench/otlp-sink.ts) with the default batch settings.
+ */
+export async function tracingPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+  say("starting servers");
+  const sink = await startServer("otlp-sink", ["bun", "run", "bench/otlp-sink.ts"], {});
+  servers.push(sink);
+  const off = await service(o, "trace-off");
+  servers.push(off);
+  const traced: Server[] = [];
+  for (const ratio of TRACE_RATIOS) {
+    const s = await service(o, `trace-${ratio}`, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: ratio,
+    });
+    servers.push(s);
+    traced.push(s);
+  }
+  for (const e of ["profile"] as const) {
+    const spec = await writeSpec(`trace-${e}`, specFor(o.profile, w, e, "keyset"));
+    const parts: Participant[] = [
+      { key: "trace-off", server: off, specBase: spec },
+      ...traced.map((server, i): Participant => ({ key: `trace-${TRACE_RATIOS[i]}`, server, specBase: spec })),
+    ];
+    await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows, (s) => say(`tracing ${e} · ${s}`)));
+  }
+}
+
 /** What verifying a bearer token costs: a write and a cached read, auth on (the default) vs AUTH=off. */
 export const AUTH_ENDPOINTS = ["patchDoc", "profile"] as const;
 

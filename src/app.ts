@@ -14,6 +14,7 @@ import { idempotency } from "./middleware/idempotency";
 import { requestStats } from "./middleware/request-stats";
 import { requestScope, requestTimeout } from "./middleware/request-timeout";
 import { requireJson } from "./middleware/require-json";
+import { tracing } from "./middleware/tracing";
 import { createObservability } from "./obs";
 import { debugRouter } from "./routes/debug";
 import { documentsRouter } from "./routes/documents";
@@ -47,6 +48,8 @@ export function createApp(deps: Deps) {
         timingAllowOrigin: timingAllowOrigin(env.TIMING_ALLOW_ORIGIN, env.CORS_ORIGINS),
       }),
     );
+    // Traces need the per-request accounting: with INSTRUMENTATION=off there are none.
+    if (deps.tracer) app.use(tracing({ tracer: deps.tracer }));
     if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
   } else app.use(requestScope());
   // Inside requestStats (preflights carry Server-Timing and are counted as "(preflight)"), before

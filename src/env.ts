@@ -127,6 +127,19 @@ const fields = {
   SHUTDOWN_DRAIN_S: int(3, 0, 600),
   SHUTDOWN_TIMEOUT_S: int(5, 0),
 
+  // Traces over OTLP/HTTP (README "Traces"): the standard OpenTelemetry variables. No endpoint = off.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TIMEOUT: int(10_000, 1),
+  OTEL_SERVICE_NAME: z.string().min(1).default("hotpath"),
+  OTEL_TRACES_SAMPLER: z
+    .enum(["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"])
+    .default("parentbased_always_on"),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  OTEL_BSP_MAX_QUEUE_SIZE: int(2048, 1),
+  OTEL_BSP_SCHEDULE_DELAY: int(5000, 0),
+
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SLOW_QUERY_MS: int(50, 0),
   DEBUG_TOKEN: z.string().min(16).optional(),

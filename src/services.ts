@@ -15,6 +15,7 @@ import { createQueries } from "./db/queries";
 import type { Env } from "./env";
 import { logger } from "./lib/log";
 import { createTelemetry } from "./obs/events";
+import { loadTracer } from "./obs/tracing";
 import type { Deps } from "./types";
 
 export interface Services extends Deps {
@@ -69,6 +70,12 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
       },
     },
   });
+  let lastExportError = 0;
+  const tracer = await loadTracer(env, (err) => {
+    // A dead collector fails every batch; one line a minute says so without flooding the log.
+    if (Date.now() - lastExportError > 60_000) log.warn("trace export failed (spans dropped)", { err: String(err) });
+    lastExportError = Date.now();
+  });
   const queries = createQueries(database.db);
   database.setPointStatements([...pointReads(queries), ...idempotencyStatements()]);
   const keys = cacheKeys(env.REDIS_KEY_PREFIX);
@@ -90,13 +97,14 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     cache,
     keys,
     telemetry,
+    tracer,
     auth,
     async close() {
       // Last chance for evictions Redis did not take: once the process is gone they are lost (the
       // next instance's recovery clamp bounds what that costs).
       const lost = await cache.flush();
       if (lost) log.warn("cache evictions not delivered at shutdown", { keys: lost });
-      await Promise.allSettled([database.close(), store.close()]);
+      await Promise.allSettled([database.close(), store.close(), tracer?.shutdown()]);
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Env } from "./env";
 import type { Lifecycle } from "./lifecycle";
 import type { RequestStats } from "./obs/context";
 import type { Telemetry } from "./obs/events";
+import type { Tracer } from "./obs/tracing";
 
 /** Everything the routes need, built once in services.ts and injected (tests build their own). */
 export interface Deps {
@@ -19,6 +20,8 @@ export interface Deps {
   cache: CacheAside;
   keys: CacheKeys;
   telemetry: Telemetry;
+  /** Set when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is: exports traces (obs/tracing.ts). */
+  tracer?: Tracer;
   auth: Auth;
   /** Set when served by src/lifecycle.ts: drains on shutdown. Tests calling app.request() leave it out. */
   lifecycle?: Lifecycle;

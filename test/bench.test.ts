@@ -17,6 +17,9 @@ const expectedCells = [
   "limit-pg/next",
   "instr-on/profile",
   "instr-off/profile",
+  "trace-off/profile",
+  "trace-1/profile",
+  "trace-0.01/profile",
   "auth-on/patchDoc",
   "auth-off/patchDoc",
   "auth-on/profile",
@@ -68,7 +71,11 @@ test(
     expect(r.limits.length).toBe(5);
     expect(r.instrumentation.length).toBe(1);
     expect(r.auth.map((l) => l.a)).toEqual(["auth-on/patchDoc", "auth-on/profile"]);
-    for (const l of [...r.limits, ...r.instrumentation, ...r.auth]) {
+    expect(r.tracing.map((l) => [l.a, l.b])).toEqual([
+      ["trace-1/profile", "trace-off/profile"],
+      ["trace-0.01/profile", "trace-off/profile"],
+    ]);
+    for (const l of [...r.limits, ...r.instrumentation, ...r.tracing, ...r.auth]) {
       for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
     }
     // Pool sweep: a recommendation among the sizes tried.
@@ -82,7 +89,7 @@ test(
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
-    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Authentication cost", "Pool size", "EXPLAIN ANALYZE"]) {
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Tracing cost", "Authentication cost", "Pool size", "EXPLAIN ANALYZE"]) {
       expect(md).toContain(heading);
     }
     expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);

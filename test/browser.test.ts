@@ -149,10 +149,10 @@ test("a listed origin reads JSON, PATCHes with a bearer token after a preflight,
   expect((await preflights()) - before).toBe(1);
 
   const [readTiming, writeTiming] = result.timing;
-  expect(readTiming!.map((t) => t.name)).toEqual(["db", "cache", "total"]);
+  expect(readTiming!.map((t) => t.name)).toEqual(["db", "pool", "cache", "app", "total"]);
   expect(readTiming!.find((t) => t.name === "db")!.description).toBe("1 query");
   expect(readTiming!.find((t) => t.name === "cache")!.description).toBe("miss");
-  expect(writeTiming!.map((t) => t.name)).toEqual(["db", "cache", "total"]);
+  expect(writeTiming!.map((t) => t.name)).toEqual(["db", "pool", "cache", "app", "total"]);
   expect(writeTiming!.find((t) => t.name === "cache")!.description).toBe("evict");
   for (const t of [...readTiming!, ...writeTiming!]) expect(t.duration).toBeGreaterThanOrEqual(0);
 });

@@ -42,7 +42,7 @@ describe("request log", () => {
     expect(reqs).toHaveLength(3);
     expect(reqs.map((l) => l.requestId)).toEqual([a, b, c].map((r) => r.headers.get("x-request-id")));
     expect(reqs[0]).toMatchObject({ level: "info", method: "GET", route: "/users/:id", status: 200, queries: 1, cache: "miss" });
-    expect(reqs[1]).toMatchObject({ route: "/users/:id", status: 200, queries: 0, dbMs: 0, cache: "hit" });
+    expect(reqs[1]).toMatchObject({ route: "/users/:id", status: 200, queries: 0, dbMs: 0, poolMs: 0, cache: "hit" });
     expect(reqs[2]).toMatchObject({ route: "(unmatched)", status: 404, queries: 0, cache: null });
     for (const l of reqs) {
       expect(Number.isNaN(Date.parse(l.time))).toBe(false);

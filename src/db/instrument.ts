@@ -48,6 +48,8 @@ function track<T>(
   // A request that timed out runs nothing more (its handler may still be going).
   if (stats?.timedOut) return Promise.reject(requestTimedOut());
   const start = performance.now();
+  // When the statement got its slot: until then it waited in the queue (pool), after it ran (db).
+  let admitted = start;
   let q: PromiseLike<T> | undefined;
   const done = (rows: number, error?: string) => {
     if (q !== undefined && lane !== undefined) lane.pool.release(point);
@@ -55,20 +57,25 @@ function track<T>(
       const i = stats.running.indexOf(q as unknown as Cancellable);
       if (i >= 0) stats.running.splice(i, 1);
     }
-    const durMs = performance.now() - start;
+    const durMs = performance.now() - admitted;
+    const poolMs = admitted - start;
     if (stats) {
       stats.dbMs += durMs;
+      stats.poolMs += poolMs;
       stats.queries++;
-      if (stats.captureStatements) stats.statements.push({ sql: text, params, durMs, rows, error });
+      if (stats.captureStatements) stats.statements.push({ sql: text, params, durMs, poolMs, rows, error });
     }
-    if (tel.query.active) tel.query.emit({ sql: text, params, durMs, rows, error, stats });
+    if (tel.query.active) tel.query.emit({ sql: text, params, durMs, poolMs, rows, error, stats });
   };
   // A free slot (the common case) costs a comparison and the one promise this always cost; only
   // a statement that must wait allocates its place in the queue.
   const running =
     lane === undefined || lane.pool.tryAcquire(point)
       ? Promise.resolve((q = launch(run, stats)))
-      : lane.pool.acquire(point, stats).then(() => (q = launch(run, stats)));
+      : lane.pool.acquire(point, stats).then(() => {
+          admitted = performance.now();
+          return (q = launch(run, stats));
+        });
   return running.then(
     (r) => {
       done(rowsOf(r));
@@ -91,7 +98,10 @@ type AnySql = Sql | TransactionSql;
 /** A transaction holds one general slot from BEGIN to COMMIT/ROLLBACK (and a connection of its own). */
 async function holding<T>(lane: Lane | undefined, run: () => Promise<T>): Promise<T> {
   if (!lane) return run();
-  await lane.pool.acquire(false, currentStats());
+  const stats = currentStats();
+  const start = performance.now();
+  await lane.pool.acquire(false, stats);
+  if (stats) stats.poolMs += performance.now() - start;
   try {
     return await run();
   } finally {

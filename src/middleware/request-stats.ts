@@ -16,9 +16,33 @@ export const CLIENT_CLOSED_REQUEST = 499;
 
 const plural = (n: number) => (n === 1 ? "1 query" : `${n} queries`);
 
+/** Rounded as the header shows it, so the entries a reader adds up are the ones it sees. */
+const ms = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * db, pool, cache, app and total; app is total minus the other three, so for a sequential
+ * request pool + db + cache + app = total (to the rounding of the entries). db and pool are sums
+ * over the request's statements: statements run in parallel (Promise.all) count each, so their
+ * sum can exceed the wall time they took, and app is then 0 rather than negative. pool appears
+ * once the request ran a statement; traceparent when the request is traced (obs/tracing.ts).
+ */
+export function timingHeader(stats: RequestStats, totalMs: number): string {
+  const total = ms(totalMs);
+  const db = ms(stats.dbMs);
+  const pool = ms(stats.poolMs);
+  const cache = stats.cacheResult ? ms(stats.cacheMs) : 0;
+  const app = Math.max(0, ms(total - db - pool - cache));
+  let header = `db;dur=${db.toFixed(2)};desc="${plural(stats.queries)}"`;
+  if (stats.queries > 0) header += `,pool;dur=${pool.toFixed(2)}`;
+  if (stats.cacheResult) header += `,cache;dur=${cache.toFixed(2)};desc="${stats.cacheResult}"`;
+  header += `,app;dur=${app.toFixed(2)},total;dur=${total.toFixed(2)}`;
+  if (stats.trace) header += `,traceparent;desc="${stats.trace.traceparent}"`;
+  return header;
+}
+
 /**
  * Opens the per-request accounting that the driver wrapper and the cache write into; on the way
- * out writes the Server-Timing header (db, cache, total) and announces the finished request to
+ * out writes the Server-Timing header (db, pool, cache, app, total) and announces the finished request to
  * the telemetry subscribers (route table, metrics, logs).
  *
  * This does what hono/timing + setMetric did, in one pass: the header is built once from three
@@ -34,10 +58,7 @@ export function requestStats(opts: RequestStatsOptions): MiddlewareHandler {
     c.set("stats", stats);
     await requestStore.run(stats, next);
     const totalMs = performance.now() - start;
-    let header = `db;dur=${stats.dbMs.toFixed(2)};desc="${plural(stats.queries)}"`;
-    if (stats.cacheResult) header += `,cache;dur=${stats.cacheMs.toFixed(2)};desc="${stats.cacheResult}"`;
-    header += `,total;dur=${totalMs.toFixed(2)}`;
-    c.res.headers.append("Server-Timing", header);
+    c.res.headers.append("Server-Timing", timingHeader(stats, totalMs));
     const tao = timingAllowOrigin?.(c);
     if (tao) c.res.headers.append("Timing-Allow-Origin", tao);
     if (telemetry.request.active) {

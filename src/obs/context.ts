@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Cancellable } from "../db/pool-queue";
+import type { RequestTrace } from "./tracing";
 
 /** "evict" marks a write that invalidated cache entries. */
 export type CacheResult = "hit" | "miss" | "evict" | "bypass" | "error";
@@ -7,7 +8,10 @@ export type CacheResult = "hit" | "miss" | "evict" | "bypass" | "error";
 export interface QueryRecord {
   sql: string;
   params: readonly unknown[];
+  /** Time at the driver, from admission to the result (the pool wait is not in it). */
   durMs: number;
+  /** Time waiting in the pool queue for admission (pool-queue.ts); 0 when a slot was free. */
+  poolMs: number;
   rows: number;
   error?: string;
 }
@@ -18,6 +22,8 @@ export interface QueryRecord {
  */
 export class RequestStats {
   dbMs = 0;
+  /** Summed waits of this request's statements (and transactions) for a pool slot. */
+  poolMs = 0;
   queries = 0;
   cacheMs = 0;
   cacheOps = 0;
@@ -25,6 +31,8 @@ export class RequestStats {
   /** Statement texts, kept only when somebody asked (plan capture, N+1 detection). */
   readonly statements: QueryRecord[] = [];
   route = "";
+  /** This request's server span, when tracing is on (obs/tracing.ts). */
+  trace: RequestTrace | undefined = undefined;
   /** The request timed out: its statements were cancelled and new ones are refused (pool-queue.ts). */
   timedOut = false;
   /** Its statements running right now, so a timeout can cancel them; created on first use. */

@@ -1,6 +1,7 @@
 import { statementNames } from "../db/hot-queries";
 import { logger } from "../lib/log";
 import type { Deps } from "../types";
+import { currentStats } from "./context";
 import type { RequestEvent } from "./events";
 import { createMetrics } from "./metrics";
 import { fingerprinter } from "./normalize";
@@ -17,7 +18,7 @@ const selfObserved = (e: RequestEvent) =>
   e.route === "/metrics" || e.route.startsWith("/debug/") || e.stats.captureStatements;
 
 export function createObservability(deps: Deps) {
-  const { env, telemetry, database, queries } = deps;
+  const { env, telemetry, database, queries, tracer } = deps;
   const log = logger(env.LOG_LEVEL, deps.logWrite);
   const metrics = createMetrics(database, deps.auth.limits);
   const routes = createRouteTable();
@@ -30,6 +31,7 @@ export function createObservability(deps: Deps) {
       const fp = fingerprint(e.sql);
       metrics.onQuery(fp.label, e.durMs, e.error !== undefined);
       watch.onQuery(e, fp);
+      if (tracer && e.stats?.trace) tracer.query(e.stats.trace, e, fp.label);
     }),
     telemetry.cache.on(metrics.onCache),
     telemetry.request.on((e) => {
@@ -39,8 +41,18 @@ export function createObservability(deps: Deps) {
       }
       watch.onRequest(e);
       requestLine?.(e);
+      if (tracer && e.stats.trace) tracer.endRequest(e.stats.trace, e);
     }),
   ];
+  // Listeners run synchronously inside the emit, so the request's stats are the current ones.
+  if (tracer) {
+    unsubscribe.push(
+      telemetry.cache.on((e) => {
+        const trace = currentStats()?.trace;
+        if (trace) tracer.cache(trace, e);
+      }),
+    );
+  }
 
   return {
     registry: metrics.registry,

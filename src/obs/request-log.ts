@@ -55,7 +55,10 @@ export function requestLogger(level: Level, write?: (line: string) => void): ((e
     sink(
       `{"time":"${iso}","level":"info","msg":"request","requestId":${id},` +
         `"method":${q(e.method)},"route":${q(e.route)},"status":${e.status},` +
-        `"totalMs":${r2(e.totalMs)},"dbMs":${r2(s.dbMs)},"queries":${s.queries},"cache":${s.cacheResult ? `"${s.cacheResult}"` : "null"}}`,
+        `"totalMs":${r2(e.totalMs)},"dbMs":${r2(s.dbMs)},"poolMs":${r2(s.poolMs)},"queries":${s.queries},` +
+        `"cache":${s.cacheResult ? `"${s.cacheResult}"` : "null"}` +
+        // The trace id as OpenTelemetry's log data model names it, so an APM links line and trace.
+        (s.trace ? `,"trace_id":"${s.trace.traceId}"}` : "}"),
     );
   };
 }

@@ -1,9 +1,12 @@
 import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { databaseView, type DatabaseView } from "./pg-stat-statements";
 import type { RouteRow, RoutesSnapshot } from "./route-table";
 
-// `bun run top [--url http://127.0.0.1:3000] [--token T] [--watch [--interval 2]]`: the per-route
-// latency table of a running service (GET /debug/routes), heaviest route first. The token comes
-// from --token or DEBUG_TOKEN, the URL from --url or HOTPATH_URL.
+// `bun run top [--url http://127.0.0.1:3000] [--token T] [--database URL] [--watch [--interval 2]]`:
+// the per-route latency table of a running service (GET /debug/routes), heaviest route first; with
+// a database URL (--database or DATABASE_URL) also the database's view from pg_stat_statements.
+// The token comes from --token or DEBUG_TOKEN, the URL from --url or HOTPATH_URL.
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(1)}%`);
@@ -36,6 +39,34 @@ export function renderTable(snap: RoutesSnapshot, url: string): string {
   ].join("\n");
 }
 
+const DB_COLUMNS: [string, (r: Extract<DatabaseView, { available: true }>["statements"][number]) => string][] = [
+  ["total ms", (r) => ms(r.totalMs)],
+  ["calls", (r) => String(r.calls)],
+  ["mean ms", (r) => ms(r.meanMs)],
+  ["rows", (r) => String(r.rows)],
+  ["rows/call", (r) => (r.calls ? (r.rows / r.calls).toFixed(1) : "-")],
+];
+
+/** pg_stat_statements by total time, our statement names where the text matches; or how to turn it on. */
+export function renderDatabaseView(view: DatabaseView): string {
+  if (!view.available) {
+    return [`database: pg_stat_statements is not available: ${view.reason}.`, "To enable it:", ...view.enable.map((s, i) => `  ${i + 1}. ${s}`)].join("\n");
+  }
+  const rows = view.statements;
+  // Unnamed statements show their normalized text, cut to fit a terminal line.
+  const names = rows.map((r) => (r.named ? r.name : r.query.replace(/\s+/g, " ").slice(0, 60)));
+  const w = Math.max(9, ...names.map((n) => n.length));
+  const cells = rows.map((r) => DB_COLUMNS.map(([, f]) => f(r)));
+  const widths = DB_COLUMNS.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (name: string, cols: string[]) => [name.padEnd(w), ...cols.map((c, i) => c.padStart(widths[i]!))].join("  ");
+  return [
+    `database (pg_stat_statements${view.since ? ` since ${view.since}` : ""}): statements by total time`,
+    "",
+    line("statement", DB_COLUMNS.map(([h]) => h)),
+    ...rows.map((r, i) => line(names[i]!, cells[i]!)),
+  ].join("\n");
+}
+
 async function fetchSnapshot(url: string, token: string | undefined): Promise<RoutesSnapshot> {
   const res = await fetch(new URL("/debug/routes", url), { headers: token ? { authorization: `Bearer ${token}` } : {} });
   if (res.status === 404) throw new Error(`${url}/debug/routes answered 404: set DEBUG_TOKEN on the service and pass the same token`);
@@ -48,23 +79,44 @@ if (import.meta.main) {
     options: {
       url: { type: "string", default: process.env.HOTPATH_URL ?? "http://127.0.0.1:3000" },
       token: { type: "string", default: process.env.DEBUG_TOKEN },
+      database: { type: "string", default: process.env.DATABASE_URL },
       watch: { type: "boolean", default: false },
       interval: { type: "string", default: "2" },
     },
   });
   const url = values.url!;
-  try {
-    if (!values.watch) console.log(renderTable(await fetchSnapshot(url, values.token), url));
-    else {
-      const every = Math.max(0.5, Number(values.interval) || 2) * 1000;
-      for (;;) {
-        const text = renderTable(await fetchSnapshot(url, values.token), url);
-        process.stdout.write(`\x1b[2J\x1b[H${text}\n`);
-        await Bun.sleep(every);
+  const sql = values.database ? postgres(values.database, { max: 1, onnotice: () => {}, fetch_types: false, connection: { application_name: "hotpath-top" } }) : undefined;
+  let failed = false;
+  const render = async () => {
+    const parts: string[] = [];
+    try {
+      parts.push(renderTable(await fetchSnapshot(url, values.token), url));
+    } catch (err) {
+      failed = true;
+      console.error(`top: ${(err as Error).message}`);
+    }
+    if (sql) {
+      try {
+        parts.push(renderDatabaseView(await databaseView(sql)));
+      } catch (err) {
+        failed = true;
+        console.error(`top: database: ${(err as Error).message}`);
       }
     }
-  } catch (err) {
-    console.error(`top: ${(err as Error).message}`);
-    process.exit(1);
+    return parts.join("\n\n");
+  };
+  if (!values.watch) {
+    const text = await render();
+    if (text) console.log(text);
+    await sql?.end({ timeout: 1 });
+    process.exit(failed ? 1 : 0);
+  }
+  const every = Math.max(0.5, Number(values.interval) || 2) * 1000;
+  for (;;) {
+    failed = false;
+    const text = await render();
+    if (failed && !text) process.exit(1);
+    process.stdout.write(`\x1b[2J\x1b[H${text}\n`);
+    await Bun.sleep(every);
   }
 }

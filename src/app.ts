@@ -14,6 +14,7 @@ import { idempotency } from "./middleware/idempotency";
 import { requestStats } from "./middleware/request-stats";
 import { requestScope, requestTimeout } from "./middleware/request-timeout";
 import { requireJson } from "./middleware/require-json";
+import { writeLsn } from "./middleware/write-lsn";
 import { createObservability } from "./obs";
 import { debugRouter } from "./routes/debug";
 import { documentsRouter } from "./routes/documents";
@@ -93,6 +94,7 @@ export function createApp(deps: Deps) {
       store: idempotencyStore(deps.database.db, { ttlS: IDEMPOTENCY_TTL_S, leaseMs: 2 * env.REQUEST_TIMEOUT_MS }),
     }),
   );
+  if (deps.reads.replicas.length) app.on(writes, "*", writeLsn({ reads: deps.reads }));
 
   if (deps.lifecycle) app.use("/readyz", drainReadiness({ lifecycle: deps.lifecycle }));
   app.route("/", healthRouter(deps));

@@ -3,6 +3,7 @@ import type { CacheAside } from "./cache/cache-aside";
 import type { CacheKeys } from "./cache/keys";
 import type { Database } from "./db/client";
 import type { Queries } from "./db/queries";
+import type { ReadRouter } from "./db/replicas";
 import type { Limits } from "./auth/limits";
 import type { KeySource } from "./auth/secret";
 import type { Verify } from "./auth/verify";
@@ -15,7 +16,10 @@ import type { Telemetry } from "./obs/events";
 export interface Deps {
   env: Env;
   database: Database;
+  /** Primary-only prepared statements (writes, point cache fills). */
   queries: Queries;
+  /** Reads that may go to a replica (src/db/replicas.ts). */
+  reads: ReadRouter;
   cache: CacheAside;
   keys: CacheKeys;
   telemetry: Telemetry;

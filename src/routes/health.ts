@@ -18,7 +18,7 @@ const noStore: MiddlewareHandler = async function noStore(c, next) {
  * /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one;
  * a busy Postgres is reported as such, with a 200).
  */
-export function healthRouter({ database, cache }: Deps) {
+export function healthRouter({ database, cache, reads }: Deps) {
   return new Hono<AppEnv>()
     // A probe must reach this process, never a cache in front of it.
     .use("/healthz", noStore)
@@ -32,6 +32,8 @@ export function healthRouter({ database, cache }: Deps) {
       const checks: Record<string, string> = {
         postgres: pg.status === "rejected" ? "unreachable" : database.pool.saturated ? "busy" : "ok",
         [cache.store.kind === "memory" ? "cache" : "redis"]: store.status === "fulfilled" ? "ok" : "unreachable",
+        // "ok" or "down"; a replica down never fails readiness (its reads go to the primary).
+        ...reads.status(),
       };
       const failing = Object.keys(checks).filter((k) => checks[k] === "unreachable");
       if (failing.length) {

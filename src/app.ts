@@ -104,7 +104,7 @@ export function createApp(deps: Deps) {
   app.route("/flags", flagsRouter(deps));
   app.route("/", statsRouter(deps));
   if (obs) {
-    app.route("/", metricsRouter(obs, deps.auth, env));
+    app.route("/", metricsRouter(obs, deps.auth, env, deps.workers));
     app.route("/debug", debugRouter(obs, deps.auth, env.DEBUG_TOKEN));
   }
 

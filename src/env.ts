@@ -199,6 +199,11 @@ export const envSchema = z
     if (e.DATABASE_REPLICA_URLS?.length && !e.DATABASE_URL) {
       ctx.addIssue({ code: "custom", path: ["DATABASE_REPLICA_URLS"], message: "needs DATABASE_URL (the primary)" });
     }
+    // Several processes: an embedded PGlite per process over one folder would corrupt it, and an
+    // in-process cache per process would never see the other processes' evictions.
+    if (e.WORKERS !== 1 && (!e.DATABASE_URL || !(e.REDIS_URL || e.REDIS_CLUSTER_NODES))) {
+      ctx.addIssue({ code: "custom", path: ["WORKERS"], message: "more than one worker needs DATABASE_URL and REDIS_URL (or REDIS_CLUSTER_NODES)" });
+    }
     const min = minIdleTimeoutS(e.REQUEST_TIMEOUT_MS);
     if (e.SERVER_IDLE_TIMEOUT_S !== undefined && e.SERVER_IDLE_TIMEOUT_S !== 0 && e.SERVER_IDLE_TIMEOUT_S < min) {
       ctx.addIssue({

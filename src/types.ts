@@ -11,6 +11,7 @@ import type { Env } from "./env";
 import type { Lifecycle } from "./lifecycle";
 import type { RequestStats } from "./obs/context";
 import type { Telemetry } from "./obs/events";
+import type { WorkerLink } from "./workers/link";
 
 /** Everything the routes need, built once in services.ts and injected (tests build their own). */
 export interface Deps {
@@ -26,6 +27,8 @@ export interface Deps {
   auth: Auth;
   /** Set when served by src/lifecycle.ts: drains on shutdown. Tests calling app.request() leave it out. */
   lifecycle?: Lifecycle;
+  /** Set in a worker of WORKERS=N (src/workers/link.ts): /metrics sums every worker's. */
+  workers?: WorkerLink;
   /** Where log lines go (default stdout); tests pass a collector. */
   logWrite?: (line: string) => void;
 }

@@ -22,6 +22,8 @@ const expectedCells = [
   "auth-on/profile",
   "auth-off/profile",
   ...QUICK_POOLS.flatMap((n) => [`pool-${n}/first`, `pool-${n}/doc-cold`]),
+  ...["workers-1", "workers-2"].flatMap((s) => [`${s}/profile`, `${s}/first`]),
+  ...["primary-only", "replica-1"].flatMap((s) => [`${s}/first`, `${s}/next`]),
 ];
 const finitePositive = (x: number) => Number.isFinite(x) && x > 0;
 
@@ -68,7 +70,9 @@ test(
     expect(r.limits.length).toBe(5);
     expect(r.instrumentation.length).toBe(1);
     expect(r.auth.map((l) => l.a)).toEqual(["auth-on/patchDoc", "auth-on/profile"]);
-    for (const l of [...r.limits, ...r.instrumentation, ...r.auth]) {
+    // Scale-out: 2 workers ÷ 1 (profile, first page), one replica ÷ primary only (first, next page).
+    expect(r.scaleOut.map((l) => l.a)).toEqual(["workers-2/profile", "workers-2/first", "replica-1/first", "replica-1/next"]);
+    for (const l of [...r.limits, ...r.instrumentation, ...r.auth, ...r.scaleOut]) {
       for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
     }
     // Pool sweep: a recommendation among the sizes tried.
@@ -82,7 +86,7 @@ test(
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
-    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Authentication cost", "Pool size", "EXPLAIN ANALYZE"]) {
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Authentication cost", "Pool size", "Scale-out", "EXPLAIN ANALYZE"]) {
       expect(md).toContain(heading);
     }
     expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);

@@ -79,6 +79,44 @@ test("WORKERS=2: both processes serve one port, /metrics sums both, SIGTERM drai
   for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(); // no worker left behind
 });
 
+/** Pids of the workers that answered /healthz until `n` distinct ones did. */
+async function workerPids(url: string, n: number): Promise<Set<number>> {
+  const pids = new Set<number>();
+  while (pids.size < n) pids.add(((await (await fresh(`${url}/healthz`)).json()) as { pid: number }).pid);
+  return pids;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test("a worker that dies is started again; workers whose supervisor is killed drain and exit", async () => {
+  const svc = await startService({ ...base("hpt-workers-3"), WORKERS: "2" });
+  stops.push(() => svc.stop("SIGKILL"));
+  const listening = () => (svc.output().match(/hotpath listening on/g) ?? []).length;
+  while (listening() < 2 && svc.proc.exitCode === null) await Bun.sleep(20);
+  const [victim, survivor] = [...(await workerPids(svc.url, 2))];
+  process.kill(victim!, "SIGKILL");
+  expect(await svc.waitFor('"msg":"worker exited; starting it again"')).toBe(true);
+  while (listening() < 3 && svc.proc.exitCode === null) await Bun.sleep(20);
+  const now = await workerPids(svc.url, 2);
+  expect(now.has(survivor!)).toBe(true);
+  expect(now.has(victim!)).toBe(false);
+
+  // The supervisor is gone without forwarding anything: each worker notices and drains by itself.
+  svc.proc.kill("SIGKILL");
+  await svc.proc.exited;
+  for (const pid of now) while (alive(pid)) await Bun.sleep(20);
+  // Both drained the normal way (their last lines reach the pipe a moment after they exit).
+  while ((svc.output().match(/"msg":"bye"/g) ?? []).length < 2) await Bun.sleep(20);
+  expect(svc.output().match(/"msg":"bye"/g)?.length).toBe(2);
+});
+
 test("two instances over one Postgres and Redis: a write through one is never stale through the other", async () => {
   const a = await startService(base("hpt-workers-ab"));
   stops.push(() => a.stop("SIGKILL"));

@@ -42,16 +42,22 @@ export const pgCtl = (dataDir: string, ...args: string[]) => asPostgres([`${PG_B
  * as a standby on `port` (recovery settings written by -R; -X stream, no slot). Resolves once it
  * has replayed everything the source had written when it started. On failure it stops what it started.
  */
-export async function startStandby(sourceUrl: string, dataDir: string, port: number): Promise<{ url: (db: string) => string; stop(): Promise<void> }> {
+export async function startStandby(
+  sourceUrl: string,
+  dataDir: string,
+  port: number,
+): Promise<{ url: (db: string) => string; stop(): Promise<void>; restart(): Promise<void> }> {
   const src = new URL(sourceUrl);
   await asPostgres([
     `${PG_BIN}/pg_basebackup`, "-h", src.hostname, "-p", src.port || "5432", "-U", decodeURIComponent(src.username || "postgres"),
     "-D", dataDir, "-R", "-X", "stream", "--no-sync", "-c", "fast",
   ]);
-  await pgCtl(dataDir, "-o", serverOptions(port), "-l", `${dataDir}.log`, "-w", "start").catch(async (err: Error) => {
-    const log = await Bun.file(`${dataDir}.log`).text().catch(() => "");
-    throw new Error(`${err.message}\n${log.slice(-1500)}`);
-  });
+  const start = () =>
+    pgCtl(dataDir, "-o", serverOptions(port), "-l", `${dataDir}.log`, "-w", "start").catch(async (err: Error) => {
+      const log = await Bun.file(`${dataDir}.log`).text().catch(() => "");
+      throw new Error(`${err.message}\n${log.slice(-1500)}`);
+    });
+  await start();
   const url = (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
   const stop = () => pgCtl(dataDir, "-m", "immediate", "-w", "stop").then(() => {});
   try {
@@ -71,5 +77,5 @@ export async function startStandby(sourceUrl: string, dataDir: string, port: num
     await stop().catch(() => {});
     throw err;
   }
-  return { url, stop };
+  return { url, stop, restart: () => start().then(() => {}) };
 }

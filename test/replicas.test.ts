@@ -133,14 +133,38 @@ test("replay paused: a cache fill after a write never stores what the replica st
   }
 });
 
-test("replica down: reads fall back to the primary and /readyz says so (still ready)", async () => {
-  await pair.stopReplica();
-  const list = await request(`/users/${userId}/documents`);
-  expect(list.status).toBe(200);
-  expect(await titles(list)).toEqual(["second", "after-pause"]);
-  const me = await request("/users/me", { as: userId });
-  expect(me.status).toBe(200);
-  const ready = await request("/readyz");
-  expect(ready.status).toBe(200);
-  expect((await ready.json()).checks[`replica ${new URL(pair.replicaUrl).host}`]).toBe("down");
+test("replica down: reads fall back to the primary, /readyz says so (still ready), and the replica is used again once back", async () => {
+  // A second service that polls only at startup: its first read after the stop is the one that
+  // meets the dead replica, and is retried on the primary within the same request.
+  const late = await createServices(
+    testEnv({ DATABASE_URL: pair.primaryUrl, DATABASE_REPLICA_URLS: pair.replicaUrl, REDIS_URL, REDIS_KEY_PREFIX: PREFIX, DB_REPLICA_CHECK_MS: "60000" }),
+  );
+  const lateRequest = requester(createApp(late));
+  const key = `replica ${new URL(pair.replicaUrl).host}`;
+  try {
+    expect((await (await lateRequest("/readyz")).json()).checks[key]).toBe("ok");
+    await pair.stopReplica();
+    for (const req of [lateRequest, request]) {
+      const list = await req(`/users/${userId}/documents`);
+      expect(list.status).toBe(200);
+      expect(await titles(list)).toEqual(["second", "after-pause"]);
+      expect((await req("/users/me", { as: userId })).status).toBe(200);
+      const ready = await req("/readyz");
+      expect(ready.status).toBe(200);
+      expect((await ready.json()).checks[key]).toBe("down");
+    }
+    // Back: the next poll finds it, and reads go to it again.
+    await pair.restartReplica();
+    while ((await (await request("/readyz")).json()).checks[key] !== "ok") await Bun.sleep(20);
+    await replicaCaughtUpForService();
+    await pair.pauseReplay();
+    try {
+      expect((await request("/documents", { method: "POST", as: userId, json: { title: "third" } })).status).toBe(201);
+      expect(await titles(await request(`/users/${userId}/documents`))).not.toContain("third");
+    } finally {
+      await pair.resumeReplay();
+    }
+  } finally {
+    await late.close();
+  }
 });

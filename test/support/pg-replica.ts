@@ -20,6 +20,8 @@ export interface PgPair {
   /** Resolves once the replica has replayed everything the primary had written when called. */
   caughtUp(): Promise<void>;
   stopReplica(): Promise<void>;
+  /** Starts the stopped replica again on its port (replay catches up from the primary). */
+  restartReplica(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -29,7 +31,8 @@ export async function startPgPair(): Promise<PgPair> {
   const P = join(dir, "primary");
   const R = join(dir, "replica");
   let primaryStarted = false;
-  let standby: { stop(): Promise<void> } | undefined;
+  let standby: { stop(): Promise<void>; restart(): Promise<void> } | undefined;
+  let stopped: typeof standby;
   let primary: postgres.Sql | undefined;
   let replica: postgres.Sql | undefined;
   const stopAll = async () => {
@@ -71,9 +74,13 @@ export async function startPgPair(): Promise<PgPair> {
       resumeReplay: async () => void (await r`select pg_wal_replay_resume()`),
       caughtUp,
       async stopReplica() {
-        await r.end({ timeout: 1 });
+        // The admin connection breaks with it; postgres.js reconnects on its next query.
         await standby?.stop();
-        standby = undefined;
+        [stopped, standby] = [standby, undefined];
+      },
+      async restartReplica() {
+        await stopped!.restart();
+        [standby, stopped] = [stopped, undefined];
       },
       stop: stopAll,
     };

@@ -91,6 +91,14 @@ export function renderMarkdown(r: Results): string {
       `${ms(c(l.a)!.avgMs.median)} → ${ms(c(l.b)!.avgMs.median)}`, `${ms(c(l.a)!.cpuMsPerReq.server)} → ${ms(c(l.b)!.cpuMsPerReq.server)}`,
     ])), "");
   }
+  if (r.scaleOut?.length) {
+    out.push("## Scale-out: workers and a read replica", "");
+    out.push(table(["comparison", "req/s", "baseline req/s", "ratio [min–max]", "server CPU/req", "Postgres CPU/req", "target"], r.scaleOut.map((l) => [
+      l.name, num(c(l.a)!.rps.median), num(c(l.b)!.rps.median), range(l.rps, (v) => v.toFixed(2)),
+      `${ms(c(l.b)!.cpuMsPerReq.server)} → ${ms(c(l.a)!.cpuMsPerReq.server)}`, `${ms(c(l.b)!.cpuMsPerReq.postgres)} → ${ms(c(l.a)!.cpuMsPerReq.postgres)}`,
+      l.target ? `≥ ${l.target} ${l.rps.median >= l.target ? "✅" : "❌"}` : "(reported)",
+    ])), "");
+  }
   if (r.pool) {
     const pl = r.pool;
     out.push("## Pool size sweep (DB_POOL_MAX)", "");

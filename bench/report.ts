@@ -38,6 +38,8 @@ export interface Results {
   tracing: Ratio[];
   /** Bearer JWT verification (+ abuse limits) on ÷ AUTH=off, on a write and a cached read. */
   auth: Ratio[];
+  /** WORKERS=2 ÷ WORKERS=1, one read replica ÷ primary only (bench/scale-out.ts). */
+  scaleOut: Ratio[];
   pool: { endpoints: string[]; sizes: number[]; score: Record<number, number>; recommended: number; reason: string } | null;
   explain: Plan[];
   targets: Target[];
@@ -49,6 +51,13 @@ const LIMITS: [string, string, string, number | undefined][] = [
   ["keyset list, next page ÷ raw postgres.js server", "after/next", "limit-pg/next", 0.85],
   ["cached profile read ÷ fixed body (HTTP ceiling)", "after/profile", "limit-fixed/profile", undefined],
   ["raw ioredis server ÷ fixed body", "limit-redis/profile", "limit-fixed/profile", undefined],
+];
+
+const SCALE_OUT: [string, string, string, number | undefined][] = [
+  ["2 workers ÷ 1 worker, cached profile read", "workers-2/profile", "workers-1/profile", 1.6],
+  ["2 workers ÷ 1 worker, first list page", "workers-2/first", "workers-1/first", 1.6],
+  ["one replica ÷ primary only, first list page", "replica-1/first", "primary-only/first", undefined],
+  ["one replica ÷ primary only, next page", "replica-1/next", "primary-only/next", undefined],
 ];
 
 export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Record<string, unknown>): Results {
@@ -75,6 +84,7 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   const limits = LIMITS.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
   const instrumentation = ["profile"].flatMap((e) => ratio(`${e}: on ÷ off`, `instr-on/${e}`, `instr-off/${e}`));
   const tracing = TRACE_RATIOS.flatMap((t) => ratio(`profile: ratio ${t} ÷ off`, `trace-${t}/profile`, "trace-off/profile"));
+  const scaleOut = SCALE_OUT.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
   const auth = AUTH_ENDPOINTS.flatMap((e) => ratio(`${e}: on ÷ off`, `auth-on/${e}`, `auth-off/${e}`));
 
   let pool: Results["pool"] = null;
@@ -109,7 +119,7 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   }
   const indexed = explain.find((pl) => pl.label.startsWith("first page, with"));
   if (indexed) targets.push({ name: "list query execution with the index (ms)", target: "< 1 ms", value: indexed.executionMs, met: indexed.executionMs < 1 });
-  for (const r of limits) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
+  for (const r of [...limits, ...scaleOut]) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
 
-  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, pool, explain, targets };
+  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, scaleOut, pool, explain, targets };
 }

@@ -10,11 +10,12 @@ import { pickGenerator, SPEC_DIR } from "./load";
 import { renderMarkdown } from "./markdown";
 import { buildResults } from "./report";
 import { authPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, tracingPhase, type Cells } from "./scenarios";
+import { replicaPhase, workersPhase } from "./scale-out";
 import type { Server } from "./servers";
 import { loadWorkload } from "./workload";
 import { multiplierFor, permute } from "./zipf";
 
-// `bun run bench [--quick] [--only before,after,limits,instrumentation,tracing,auth,pool] [--rounds N]`
+// `bun run bench [--quick] [--only before,after,limits,instrumentation,tracing,auth,pool,workers,replica] [--rounds N]`
 // 1. data set (bench-owned databases), 2. EXPLAIN of the list query, 3. interleaved load phases,
 // 4. bench/results/<latest|quick|partial>.{md,json,svg}. See bench/config.ts for the knobs.
 
@@ -89,6 +90,14 @@ try {
     }
     if (opts.only.has("pool")) {
       await poolPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await stopAll();
+    }
+    if (opts.only.has("workers")) {
+      await workersPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await stopAll();
+    }
+    if (opts.only.has("replica")) {
+      await replicaPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
   }

@@ -8,7 +8,7 @@ import { interleave, type Measured, type Participant } from "./interleave";
 import { writeSpec, type Generator } from "./load";
 import { startServer, type Server } from "./servers";
 import { specFor, type Workload } from "./workload";
-import { ENDPOINTS, type Endpoint } from "./zipf";
+import { ENDPOINTS, type Endpoint, type Kind } from "./zipf";
 
 // What runs against what. Cells are keyed "<server>/<endpoint>"; rounds append samples.
 export type Cells = Record<string, Measured>;
@@ -46,16 +46,46 @@ export function serviceEnv(o: Options, extra: Record<string, string> = {}): Reco
   };
 }
 
-const service = (o: Options, name: string, extra: Record<string, string> = {}) =>
+export const service = (o: Options, name: string, extra: Record<string, string> = {}) =>
   startServer(name, ["bun", "run", "src/index.ts"], serviceEnv(o, extra), "/readyz");
 
-type Say = (s: string) => void;
+export type Say = (s: string) => void;
 
-async function merge(cells: Cells, endpoint: string, got: Record<string, Measured>) {
+export async function merge(cells: Cells, endpoint: string, got: Record<string, Measured>) {
   for (const [key, m] of Object.entries(got)) {
     const cell = (cells[`${key}/${endpoint}`] ??= { warmup: [], windowS: m.windowS, samples: [] });
     cell.warmup.push(...m.warmup);
     cell.samples.push(...m.samples);
+  }
+}
+
+/** Starts the service once per [name, extra env], each listed in `servers` (stopped by the caller). */
+export async function services(o: Options, servers: Server[], list: [string, Record<string, string>][]): Promise<Server[]> {
+  const started: Server[] = [];
+  for (const [name, extra] of list) {
+    const s = await service(o, name, extra);
+    servers.push(s);
+    started.push(s);
+  }
+  return started;
+}
+
+/** Each endpoint in turn, the given servers interleaved window by window on the same requests. */
+export async function compareOn(
+  o: Options,
+  gen: Generator,
+  w: Workload,
+  cells: Cells,
+  say: Say,
+  label: string,
+  endpoints: readonly (Endpoint | Kind)[],
+  servers: [string, Server][],
+  windows = o.profile.windows,
+) {
+  for (const e of endpoints) {
+    const spec = await writeSpec(`${label}-${e}`, specFor(o.profile, w, e, "keyset"));
+    const parts = servers.map(([key, server]): Participant => ({ key, server, specBase: spec }));
+    await merge(cells, e, await interleave(gen, o.profile, parts, windows, (s) => say(`${label} ${e} · ${s}`)));
   }
 }
 
@@ -95,21 +125,10 @@ export async function mainPhase(o: Options, gen: Generator, w: Workload, cells: 
 /** Server-Timing + metrics on (production default) vs INSTRUMENTATION=off, same endpoints, interleaved. */
 export async function instrumentationPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   say("starting servers");
-  const on = await service(o, "instr-on");
-  servers.push(on);
-  const off = await service(o, "instr-off", { INSTRUMENTATION: "off" });
-  servers.push(off);
+  const [on, off] = await services(o, servers, [["instr-on", {}], ["instr-off", { INSTRUMENTATION: "off" }]]);
   // The cached profile read: the least work per request, so the largest share of it is instrumentation.
   // Two servers only, so more (cheap) windows: the difference sought is tens of µs per request.
-  for (const e of ["profile"] as const) {
-    const spec = await writeSpec(`instr-${e}`, specFor(o.profile, w, e, "keyset"));
-    const parts: Participant[] = [
-      { key: "instr-on", server: on, specBase: spec },
-      { key: "instr-off", server: off, specBase: spec },
-    ];
-    const windows = o.profile.windows + 2;
-    await merge(cells, e, await interleave(gen, o.profile, parts, windows, (s) => say(`instrumentation ${e} · ${s}`)));
-  }
+  await compareOn(o, gen, w, cells, say, "instrumentation", ["profile"], [["instr-on", on!], ["instr-off", off!]], o.profile.windows + 2);
 }
 
 /** The sampling ratios of the tracing cell: every request traced, and 1 % of them. */
@@ -158,18 +177,8 @@ export const AUTH_ENDPOINTS = ["patchDoc", "profile"] as const;
  */
 export async function authPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   say("starting servers");
-  const on = await service(o, "auth-on", { RATE_LIMIT_WRITES: "1000000000" });
-  servers.push(on);
-  const off = await service(o, "auth-off", { AUTH: "off" });
-  servers.push(off);
-  for (const e of AUTH_ENDPOINTS) {
-    const spec = await writeSpec(`auth-${e}`, specFor(o.profile, w, e, "keyset"));
-    const parts: Participant[] = [
-      { key: "auth-on", server: on, specBase: spec },
-      { key: "auth-off", server: off, specBase: spec },
-    ];
-    await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows, (s) => say(`auth ${e} · ${s}`)));
-  }
+  const [on, off] = await services(o, servers, [["auth-on", { RATE_LIMIT_WRITES: "1000000000" }], ["auth-off", { AUTH: "off" }]]);
+  await compareOn(o, gen, w, cells, say, "auth", AUTH_ENDPOINTS, [["auth-on", on!], ["auth-off", off!]]);
 }
 
 export const POOL_ENDPOINTS = ["first", "doc-cold"] as const;

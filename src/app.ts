@@ -15,6 +15,7 @@ import { requestStats } from "./middleware/request-stats";
 import { requestScope, requestTimeout } from "./middleware/request-timeout";
 import { requireJson } from "./middleware/require-json";
 import { tracing } from "./middleware/tracing";
+import { writeLsn } from "./middleware/write-lsn";
 import { createObservability } from "./obs";
 import { debugRouter } from "./routes/debug";
 import { documentsRouter } from "./routes/documents";
@@ -96,6 +97,7 @@ export function createApp(deps: Deps) {
       store: idempotencyStore(deps.database.db, { ttlS: IDEMPOTENCY_TTL_S, leaseMs: 2 * env.REQUEST_TIMEOUT_MS }),
     }),
   );
+  if (deps.reads.replicas.length) app.on(writes, "*", writeLsn({ reads: deps.reads }));
 
   if (deps.lifecycle) app.use("/readyz", drainReadiness({ lifecycle: deps.lifecycle }));
   app.route("/", healthRouter(deps));
@@ -105,7 +107,7 @@ export function createApp(deps: Deps) {
   app.route("/flags", flagsRouter(deps));
   app.route("/", statsRouter(deps));
   if (obs) {
-    app.route("/", metricsRouter(obs, deps.auth, env));
+    app.route("/", metricsRouter(obs, deps.auth, env, deps.workers));
     app.route("/debug", debugRouter(obs, deps.auth, env.DEBUG_TOKEN));
   }
 

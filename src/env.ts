@@ -55,10 +55,33 @@ export const IDLE_MARGIN_S = 5;
 /** The smallest idle timeout that still lets the app's own 504 reach the client. */
 export const minIdleTimeoutS = (requestTimeoutMs: number) => Math.ceil(requestTimeoutMs / 1000) + IDLE_MARGIN_S;
 
+// Comma-separated postgres:// URLs of streaming replicas (README "Read replicas").
+const replicaUrls = z
+  .string()
+  .transform((value, ctx): string[] => {
+    const urls = value.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    for (const u of urls) {
+      let ok = false;
+      try {
+        ok = ["postgres:", "postgresql:"].includes(new URL(u).protocol);
+      } catch {}
+      if (!ok) ctx.addIssue({ code: "custom", message: `"${u.replace(/\/\/[^@/]*@/, "//***@")}" is not a postgres:// URL` });
+    }
+    return urls;
+  })
+  .optional();
+
+// "auto" = one server process per core (os.availableParallelism()), or a count.
+const workers = z
+  .union([z.literal("auto"), z.coerce.number().int().min(1).max(256)])
+  .default(1);
+
 const fields = {
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().default("0.0.0.0"),
   PORT: int(3000, 0, 65535),
+  // Server processes sharing PORT (Bun.serve reusePort; README "All cores").
+  WORKERS: workers,
 
   // Postgres. Unset: embedded PGlite in-process, data under PGLITE_DIR.
   DATABASE_URL: optionalUrl,
@@ -79,6 +102,10 @@ const fields = {
   // Statements admitted per connection at once (postgres.js pipelines them): the throughput of
   // short queries on few cores, and how many a connection stuck on a lock takes with it.
   DB_PIPELINE_DEPTH: int(8, 1, 100),
+  // Reads that may lag go to these (README "Read replicas"); needs DATABASE_URL.
+  DATABASE_REPLICA_URLS: replicaUrls,
+  // How often each replica's replay position and health are polled.
+  DB_REPLICA_CHECK_MS: int(200, 10, 60_000),
   // Demo data is for the embedded default only. Unset: on without DATABASE_URL, off with it, so
   // an empty real database is never filled with demo users unless asked for explicitly.
   DB_SEED_DEMO: bool.optional(),
@@ -181,6 +208,14 @@ export const envSchema = z
         path: ["JWT_SECRET"],
         message: "required with DATABASE_URL in production (or JWT_JWKS_URL; AUTH=off only on a trusted network)",
       });
+    }
+    if (e.DATABASE_REPLICA_URLS?.length && !e.DATABASE_URL) {
+      ctx.addIssue({ code: "custom", path: ["DATABASE_REPLICA_URLS"], message: "needs DATABASE_URL (the primary)" });
+    }
+    // Several processes: an embedded PGlite per process over one folder would corrupt it, and an
+    // in-process cache per process would never see the other processes' evictions.
+    if (e.WORKERS !== 1 && (!e.DATABASE_URL || !(e.REDIS_URL || e.REDIS_CLUSTER_NODES))) {
+      ctx.addIssue({ code: "custom", path: ["WORKERS"], message: "more than one worker needs DATABASE_URL and REDIS_URL (or REDIS_CLUSTER_NODES)" });
     }
     const min = minIdleTimeoutS(e.REQUEST_TIMEOUT_MS);
     if (e.SERVER_IDLE_TIMEOUT_S !== undefined && e.SERVER_IDLE_TIMEOUT_S !== 0 && e.SERVER_IDLE_TIMEOUT_S < min) {

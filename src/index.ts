@@ -1,25 +1,10 @@
-import { createApp } from "./app";
-import { seedDemoIfEmpty } from "./db/seed";
 import { env as loadEnv } from "./env";
 import { logger } from "./lib/log";
-import { createLifecycle, serve } from "./lifecycle";
-import { createServices } from "./services";
-import { startupTokens } from "./auth/startup";
+import { runServer } from "./server";
+import { isWorker, supervise, workerCount } from "./workers/supervisor";
 
+// WORKERS=1 (default): this process serves. WORKERS=N|auto: it supervises N that do (README "All cores").
 const env = loadEnv();
-const log = logger(env.LOG_LEVEL);
-const services = await createServices(env, { migrate: env.MIGRATE_ON_START });
-if (env.DB_SEED_DEMO && (await seedDemoIfEmpty(services.database.db))) log.info("seeded a demo data set (100 users, 2000 documents)");
-const lifecycle = createLifecycle();
-const app = createApp({ ...services, lifecycle });
-if (services.auth.source.kind === "off") log.warn("AUTH=off: every write is accepted without a token; trusted network only");
-const { server } = serve({ env, log, lifecycle, fetch: app.fetch, close: services.close });
-
-const url = `http://${env.HOST === "0.0.0.0" ? "127.0.0.1" : env.HOST}:${server.port}`;
-const pgDesc = services.database.kind === "pglite" ? `PGlite (embedded, ${env.PGLITE_DIR})` : "PostgreSQL";
-const cacheDesc = services.cache.store.kind === "memory" ? "in-process LRU (no REDIS_URL)" : services.cache.store.kind;
-log.info(`hotpath listening on ${url}`, { database: pgDesc, cache: cacheDesc, pool: services.database.poolMax });
-if (env.LOG_LEVEL !== "silent") {
-  console.log(`try: curl -i ${url}/users/1`);
-  console.log(await startupTokens(services.auth.source, env, url));
-}
+const n = workerCount(env.WORKERS);
+if (n > 1 && !isWorker()) process.exit(await supervise({ n, env, log: logger(env.LOG_LEVEL) }));
+else await runServer(env);

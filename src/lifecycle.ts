@@ -51,13 +51,15 @@ export function serve(opts: {
   fetch: (req: Request, server: Server<undefined>) => Response | Promise<Response>;
   close: () => Promise<void>;
   exit?: (code: number) => void;
+  /** Several processes listen on this port (WORKERS, src/workers/): the kernel balances connections. */
+  reusePort?: boolean;
 }) {
   const { env, log, lifecycle } = opts;
   const app = opts.fetch;
   // While draining, every answer tells keep-alive clients to leave. Otherwise one boolean check:
   // no wrapper promise on the hot path.
   const fetch = (req: Request, server: Server<undefined>) => (lifecycle.draining ? closing(app(req, server)) : app(req, server));
-  const server = Bun.serve({ hostname: env.HOST, port: env.PORT, idleTimeout: env.SERVER_IDLE_TIMEOUT_S, fetch });
+  const server = Bun.serve({ hostname: env.HOST, port: env.PORT, idleTimeout: env.SERVER_IDLE_TIMEOUT_S, reusePort: opts.reusePort, fetch });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) =>

@@ -7,7 +7,8 @@ import { createCacheAside } from "./cache/cache-aside";
 import { cacheKeys, KEY_VERSION } from "./cache/keys";
 import { createRedisStore } from "./cache/redis-store";
 import { createMemoryStore, type CacheStore } from "./cache/store";
-import { createDatabase } from "./db/client";
+import { connectPostgres, createDatabase } from "./db/client";
+import { createReadRouter, replicaName, type Replica } from "./db/replicas";
 import { migrate } from "./db/migrate";
 import { pointReads } from "./db/hot-queries";
 import { idempotencyStatements } from "./db/idempotency";
@@ -78,6 +79,17 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
   });
   const queries = createQueries(database.db);
   database.setPointStatements([...pointReads(queries), ...idempotencyStatements()]);
+  // Each replica: its own connections, lanes, probe and prepared statements (src/db/replicas.ts).
+  const replicas = (env.DATABASE_REPLICA_URLS ?? []).map((url): Replica => {
+    const point = new Set<string>();
+    const replica = connectPostgres(url, env, telemetry, { point, setPointStatements: (t) => t }, "hotpath-replica");
+    const replicaQueries = createQueries(replica.db);
+    for (const text of pointReads(replicaQueries)) point.add(text);
+    return { name: replicaName(url), database: replica, db: replica.db, queries: replicaQueries, up: false, replayed: 0n };
+  });
+  const reads = createReadRouter({ primary: { db: database.db, queries }, replicas, checkMs: env.DB_REPLICA_CHECK_MS, log });
+  await reads.ready();
+  for (const r of replicas) if (!r.up) log.warn("replica not reachable at startup; its reads go to the primary", { replica: r.name });
   const keys = cacheKeys(env.REDIS_KEY_PREFIX);
   const source = resolveKeySource(env);
   const auth = {
@@ -94,6 +106,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     env,
     database,
     queries,
+    reads,
     cache,
     keys,
     telemetry,
@@ -104,7 +117,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
       // next instance's recovery clamp bounds what that costs).
       const lost = await cache.flush();
       if (lost) log.warn("cache evictions not delivered at shutdown", { keys: lost });
-      await Promise.allSettled([database.close(), store.close(), tracer?.shutdown()]);
+      await Promise.allSettled([database.close(), reads.close(), store.close(), tracer?.shutdown()]);
     },
   };
 }

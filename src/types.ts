@@ -3,6 +3,7 @@ import type { CacheAside } from "./cache/cache-aside";
 import type { CacheKeys } from "./cache/keys";
 import type { Database } from "./db/client";
 import type { Queries } from "./db/queries";
+import type { ReadRouter } from "./db/replicas";
 import type { Limits } from "./auth/limits";
 import type { KeySource } from "./auth/secret";
 import type { Verify } from "./auth/verify";
@@ -11,12 +12,16 @@ import type { Lifecycle } from "./lifecycle";
 import type { RequestStats } from "./obs/context";
 import type { Telemetry } from "./obs/events";
 import type { Tracer } from "./obs/tracing";
+import type { WorkerLink } from "./workers/link";
 
 /** Everything the routes need, built once in services.ts and injected (tests build their own). */
 export interface Deps {
   env: Env;
   database: Database;
+  /** Primary-only prepared statements (writes, point cache fills). */
   queries: Queries;
+  /** Reads that may go to a replica (src/db/replicas.ts). */
+  reads: ReadRouter;
   cache: CacheAside;
   keys: CacheKeys;
   telemetry: Telemetry;
@@ -25,6 +30,8 @@ export interface Deps {
   auth: Auth;
   /** Set when served by src/lifecycle.ts: drains on shutdown. Tests calling app.request() leave it out. */
   lifecycle?: Lifecycle;
+  /** Set in a worker of WORKERS=N (src/workers/link.ts): /metrics sums every worker's. */
+  workers?: WorkerLink;
   /** Where log lines go (default stdout); tests pass a collector. */
   logWrite?: (line: string) => void;
 }

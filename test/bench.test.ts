@@ -25,6 +25,8 @@ const expectedCells = [
   "auth-on/profile",
   "auth-off/profile",
   ...QUICK_POOLS.flatMap((n) => [`pool-${n}/first`, `pool-${n}/doc-cold`]),
+  ...["workers-1", "workers-2"].flatMap((s) => [`${s}/profile`, `${s}/first`]),
+  ...["primary-only", "replica-1"].flatMap((s) => [`${s}/first`, `${s}/next`]),
 ];
 const finitePositive = (x: number) => Number.isFinite(x) && x > 0;
 
@@ -33,7 +35,7 @@ test(
   async () => {
     const started = Date.now();
     const proc = Bun.spawn(["bun", "run", "bench", "--quick"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-    const timer = setTimeout(() => proc.kill(), 110_000);
+    const timer = setTimeout(() => proc.kill(), 200_000);
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     clearTimeout(timer);
     if (code !== 0) console.error(out.slice(-3000), err.slice(-3000));
@@ -75,7 +77,9 @@ test(
       ["trace-1/profile", "trace-off/profile"],
       ["trace-0.01/profile", "trace-off/profile"],
     ]);
-    for (const l of [...r.limits, ...r.instrumentation, ...r.tracing, ...r.auth]) {
+    // Scale-out: 2 workers ÷ 1 (profile, first page), one replica ÷ primary only (first, next page).
+    expect(r.scaleOut.map((l) => l.a)).toEqual(["workers-2/profile", "workers-2/first", "replica-1/first", "replica-1/next"]);
+    for (const l of [...r.limits, ...r.instrumentation, ...r.tracing, ...r.auth, ...r.scaleOut]) {
       for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
     }
     // Pool sweep: a recommendation among the sizes tried.
@@ -89,11 +93,11 @@ test(
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
-    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Tracing cost", "Authentication cost", "Pool size", "EXPLAIN ANALYZE"]) {
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Tracing cost", "Authentication cost", "Pool size", "Scale-out", "EXPLAIN ANALYZE"]) {
       expect(md).toContain(heading);
     }
     expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);
     expect(await Bun.file(`${ROOT}/bench/results/quick.svg`).text()).toStartWith("<svg");
   },
-  120_000,
+  210_000,
 );

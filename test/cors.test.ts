@@ -65,6 +65,7 @@ describe("CORS_ORIGINS as a list", () => {
           "if-none-match",
           "x-request-id",
           "idempotency-key",
+          "hotpath-lsn",
         ]);
         expect(res.headers.get("access-control-max-age")).toBe("600");
         expect(res.headers.get("access-control-allow-credentials")).toBeNull();
@@ -97,6 +98,7 @@ describe("CORS_ORIGINS as a list", () => {
       "retry-after",
       "location",
       "www-authenticate",
+      "hotpath-lsn",
     ]);
     expect(res.headers.get("timing-allow-origin")).toBe(DEV);
     expect(vary(res)).toContain("origin");

@@ -25,10 +25,12 @@ export interface Database {
    * throws when Postgres is unreachable.
    */
   ping(): Promise<void>;
+  /** The probe's own connection (postgres only): replica replay positions are read on it. */
+  probe?: postgres.Sql;
   close(): Promise<void>;
 }
 
-type DbEnv = Pick<
+export type DbEnv = Pick<
   Env,
   | "DATABASE_URL"
   | "PGLITE_DIR"
@@ -52,62 +54,7 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
   const setPointStatements = (texts: Iterable<string>) => {
     for (const t of texts) point.add(t);
   };
-  if (env.DATABASE_URL) {
-    // Two pools of connections, one per lane (pool-queue.ts): point statements never queue on a
-    // connection a general statement is stuck on. DB_POOL_MAX is the total.
-    const reserved = Math.min(env.DB_POOL_RESERVED, env.DB_POOL_MAX - 1);
-    const general = env.DB_POOL_MAX - reserved;
-    const pool = new PoolQueue({
-      generalSlots: general * env.DB_PIPELINE_DEPTH,
-      pointSlots: reserved * env.DB_PIPELINE_DEPTH,
-      acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
-    });
-    const connect = (max: number) =>
-      postgres(env.DATABASE_URL!, {
-        max,
-        idle_timeout: env.DB_IDLE_TIMEOUT_S,
-        max_lifetime: env.DB_MAX_LIFETIME_S,
-        connect_timeout: env.DB_CONNECT_TIMEOUT_S,
-        prepare: env.DB_PREPARE,
-        onnotice: () => {},
-        // Server-side guard: a runaway query is cancelled by Postgres, not left holding a connection.
-        connection: { statement_timeout: env.DB_STATEMENT_TIMEOUT_MS, application_name: "hotpath" },
-        // Per connection, the depth the queue admits (postgres.js would pipeline 100); a runtime
-        // option of postgres.js (src/index.js) missing from its types.
-        ...({ max_pipeline: env.DB_PIPELINE_DEPTH } as object),
-      });
-    const raw = connect(general);
-    const rawPoint = reserved > 0 ? connect(reserved) : undefined;
-    // Readiness asks Postgres on this single connection of its own, outside the pool and its
-    // queue: a saturated pool must read as "busy", not as "down" (see routes/health.ts).
-    const probe = postgres(env.DATABASE_URL, {
-      max: 1,
-      idle_timeout: env.DB_IDLE_TIMEOUT_S,
-      connect_timeout: env.DB_CONNECT_TIMEOUT_S,
-      prepare: false,
-      onnotice: () => {},
-      connection: { statement_timeout: PROBE_STATEMENT_TIMEOUT_MS, application_name: "hotpath-probe" },
-    });
-    const lane: Lane = { pool, point, pointSql: rawPoint };
-    const client = instrumentPostgres(raw, tel, lane);
-    const db = drizzlePg({ client, schema });
-    return {
-      db,
-      kind: "postgres",
-      url: env.DATABASE_URL,
-      pool,
-      poolMax: env.DB_POOL_MAX,
-      setPointStatements,
-      ping: async () => void (await probe`select 1`),
-      close: async () => {
-        await Promise.all([
-          raw.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
-          rawPoint?.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
-          probe.end({ timeout: 1 }),
-        ]);
-      },
-    };
-  }
+  if (env.DATABASE_URL) return connectPostgres(env.DATABASE_URL, env, tel, { point, setPointStatements }, "hotpath");
   // Embedded default: PGlite in-process (one connection by nature). Loaded lazily so a
   // production process never pays for the WASM module.
   const { PGlite } = await import("@electric-sql/pglite");
@@ -130,6 +77,75 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
       if (pg.closed) throw new Error("PGlite is closed");
     },
     close: () => pg.close(),
+  };
+}
+
+/**
+ * A postgres.js database behind its own pool queue (the primary, or one replica: each has its
+ * own connections, lanes and probe). `point` is the set of point statement texts (shared).
+ */
+export function connectPostgres(
+  url: string,
+  env: DbEnv,
+  tel: Telemetry,
+  statements: { point: Set<string>; setPointStatements: (texts: Iterable<string>) => void },
+  applicationName: string,
+): Database {
+  const { point, setPointStatements } = statements;
+  // Two pools of connections, one per lane (pool-queue.ts): point statements never queue on a
+  // connection a general statement is stuck on. DB_POOL_MAX is the total.
+  const reserved = Math.min(env.DB_POOL_RESERVED, env.DB_POOL_MAX - 1);
+  const general = env.DB_POOL_MAX - reserved;
+  const pool = new PoolQueue({
+    generalSlots: general * env.DB_PIPELINE_DEPTH,
+    pointSlots: reserved * env.DB_PIPELINE_DEPTH,
+    acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
+  });
+  const connect = (max: number) =>
+    postgres(url, {
+      max,
+      idle_timeout: env.DB_IDLE_TIMEOUT_S,
+      max_lifetime: env.DB_MAX_LIFETIME_S,
+      connect_timeout: env.DB_CONNECT_TIMEOUT_S,
+      prepare: env.DB_PREPARE,
+      onnotice: () => {},
+      // Server-side guard: a runaway query is cancelled by Postgres, not left holding a connection.
+      connection: { statement_timeout: env.DB_STATEMENT_TIMEOUT_MS, application_name: applicationName },
+      // Per connection, the depth the queue admits (postgres.js would pipeline 100); a runtime
+      // option of postgres.js (src/index.js) missing from its types.
+      ...({ max_pipeline: env.DB_PIPELINE_DEPTH } as object),
+    });
+  const raw = connect(general);
+  const rawPoint = reserved > 0 ? connect(reserved) : undefined;
+  // Readiness asks Postgres on this single connection of its own, outside the pool and its
+  // queue: a saturated pool must read as "busy", not as "down" (see routes/health.ts).
+  const probe = postgres(url, {
+    max: 1,
+    idle_timeout: env.DB_IDLE_TIMEOUT_S,
+    connect_timeout: env.DB_CONNECT_TIMEOUT_S,
+    prepare: false,
+    onnotice: () => {},
+    connection: { statement_timeout: PROBE_STATEMENT_TIMEOUT_MS, application_name: `${applicationName}-probe` },
+  });
+  const lane: Lane = { pool, point, pointSql: rawPoint };
+  const client = instrumentPostgres(raw, tel, lane);
+  const db = drizzlePg({ client, schema });
+  return {
+    db,
+    kind: "postgres",
+    url,
+    pool,
+    poolMax: env.DB_POOL_MAX,
+    setPointStatements,
+    ping: async () => void (await probe`select 1`),
+    probe,
+    close: async () => {
+      await Promise.all([
+        raw.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
+        rawPoint?.end({ timeout: env.SHUTDOWN_TIMEOUT_S }),
+        probe.end({ timeout: 1 }),
+      ]);
+    },
   };
 }
 

@@ -18,12 +18,14 @@ const noStore: MiddlewareHandler = async function noStore(c, next) {
  * /healthz: the process answers. /readyz: its dependencies answer too (503 names the failing one;
  * a busy Postgres is reported as such, with a 200).
  */
-export function healthRouter({ database, cache }: Deps) {
+export function healthRouter({ database, cache, reads, workers }: Deps) {
+  // A worker of WORKERS=N says which one answered (all share the port).
+  const alive = workers ? { status: "ok", worker: workers.id, pid: process.pid } : { status: "ok" };
   return new Hono<AppEnv>()
     // A probe must reach this process, never a cache in front of it.
     .use("/healthz", noStore)
     .use("/readyz", noStore)
-    .get("/healthz", (c) => c.json({ status: "ok" }))
+    .get("/healthz", (c) => c.json(alive))
     .get("/readyz", async (c) => {
       const [pg, store] = await Promise.allSettled([within(database.ping(), 2000), within(cache.store.ping(), 1000)]);
       // The probe runs on its own connection, so it answers while user statements queue: Postgres
@@ -32,6 +34,8 @@ export function healthRouter({ database, cache }: Deps) {
       const checks: Record<string, string> = {
         postgres: pg.status === "rejected" ? "unreachable" : database.pool.saturated ? "busy" : "ok",
         [cache.store.kind === "memory" ? "cache" : "redis"]: store.status === "fulfilled" ? "ok" : "unreachable",
+        // "ok" or "down"; a replica down never fails readiness (its reads go to the primary).
+        ...reads.status(),
       };
       const failing = Object.keys(checks).filter((k) => checks[k] === "unreachable");
       if (failing.length) {

@@ -5,18 +5,22 @@ import type { Env } from "../env";
 import { errorBody } from "../lib/errors";
 import type { Observability } from "../obs";
 import type { AppEnv, Auth } from "../types";
+import type { WorkerLink } from "../workers/link";
 
 /**
  * GET /metrics in the Prometheus text format: METRICS_TOKEN or an admin JWT as Bearer, or open
  * to anyone with METRICS_PUBLIC=true.
  */
-export function metricsRouter(obs: Observability, auth: Auth, env: Pick<Env, "METRICS_TOKEN" | "METRICS_PUBLIC">) {
+export function metricsRouter(obs: Observability, auth: Auth, env: Pick<Env, "METRICS_TOKEN" | "METRICS_PUBLIC">, workers?: WorkerLink) {
+  // With WORKERS=N a scrape reaches one worker: it answers with the sum over all of them.
+  workers?.provide(() => obs.registry.getMetricsAsJSON());
   return new Hono<AppEnv>().get("/metrics", async (c) => {
     if (!env.METRICS_PUBLIC && !(await operatorAuthorized(c, auth, env.METRICS_TOKEN))) {
       return c.json(errorBody(c, "unauthorized", "metrics need METRICS_TOKEN or an admin token as Bearer"), 401, {
         "www-authenticate": challenge(),
       });
     }
-    return c.body(await obs.registry.metrics(), 200, { "content-type": obs.registry.contentType, "cache-control": "no-store" });
+    const text = workers ? await workers.metrics() : await obs.registry.metrics();
+    return c.body(text, 200, { "content-type": obs.registry.contentType, "cache-control": "no-store" });
   });
 }

@@ -13,9 +13,11 @@ const zeroCounts = () => Object.fromEntries(documentStatus.enumValues.map((s) =>
 const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string | number | Date).toISOString());
 
 /** GET /users/:id/stats (cached CACHE_TTL_USER_STATS_S, evicted on the user's document writes), GET /stats. */
-export function statsRouter({ database, queries, cache, keys, env }: Deps) {
+export function statsRouter({ reads, cache, keys, env }: Deps) {
+  // Aggregates are the fills worth moving off the primary: reads.fresh() uses a replica only when
+  // it has replayed everything the primary had when the fill started (src/db/replicas.ts).
   const loadUserStats = async (userId: number) => {
-    const rows = await queries.userStats.execute({ userId });
+    const rows = await reads.fresh(({ queries }) => queries.userStats.execute({ userId }));
     if (rows.length === 0) return null;
     const byStatus = zeroCounts();
     let last: string | null = null;
@@ -31,7 +33,9 @@ export function statsRouter({ database, queries, cache, keys, env }: Deps) {
 
   // Full-table aggregates: the reason this answer is cached rather than computed per request.
   const loadGlobal = async () => {
-    const rows = await queryRows<{ status: DocumentStatus | null; n: number; users: number; last24h: number }>(database.db, sql.raw(globalStatsSql));
+    const rows = await reads.fresh(({ db }) =>
+      queryRows<{ status: DocumentStatus | null; n: number; users: number; last24h: number }>(db, sql.raw(globalStatsSql)),
+    );
     const byStatus = zeroCounts();
     for (const r of rows) if (r.status) byStatus[r.status] = Number(r.n);
     const first = rows[0];

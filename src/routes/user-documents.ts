@@ -17,7 +17,7 @@ const listQuery = z.object({
 
 /** GET /users/:id/documents — newest first, keyset-paginated, list columns only. */
 export function userDocumentsRouter(deps: Deps) {
-  const { queries } = deps;
+  const { reads } = deps;
   return new Hono<AppEnv>().get("/:id/documents", validate("param", idParam), validate("query", listQuery), async (c) => {
     const { id: userId } = c.req.valid("param");
     const { limit, cursor: rawCursor, status } = c.req.valid("query");
@@ -25,13 +25,16 @@ export function userDocumentsRouter(deps: Deps) {
     // One row more than asked tells whether there is a next page without a count query.
     const base = { userId, limit: limit + 1 };
     const after = cursor ? { cursorAt: cursor.at, cursorId: cursor.id } : undefined;
-    const rows = status
-      ? after
-        ? await queries.docsAfterByStatus.execute({ ...base, ...after, status })
-        : await queries.docsFirstByStatus.execute({ ...base, status })
-      : after
-        ? await queries.docsAfter.execute({ ...base, ...after })
-        : await queries.docsFirst.execute(base);
+    // Uncached: a replica may answer (src/db/replicas.ts; the writer's Hotpath-LSN is honoured).
+    const rows = await reads.read(c, ({ queries }) =>
+      status
+        ? after
+          ? queries.docsAfterByStatus.execute({ ...base, ...after, status })
+          : queries.docsFirstByStatus.execute({ ...base, status })
+        : after
+          ? queries.docsAfter.execute({ ...base, ...after })
+          : queries.docsFirst.execute(base),
+    );
     const items = rows.slice(0, limit);
     if (items.length === 0) {
       // An empty page is either a user with no documents (or none left past the cursor) or no

@@ -33,7 +33,8 @@ export function usersRouter(deps: Deps) {
   return new Hono<AppEnv>()
     // Before /:id. The caller's full profile, email included: private, never cached.
     .get("/me", authenticate(deps.auth), async (c) => {
-      const [user] = await db.select(userColumns).from(users).where(eq(users.id, caller(c).userId));
+      // Uncached, may read a replica: the caller's own writes are seen through Hotpath-LSN.
+      const [user] = await deps.reads.read(c, ({ db }) => db.select(userColumns).from(users).where(eq(users.id, caller(c).userId)));
       if (!user) throw notFound("user");
       return c.json(user);
     })

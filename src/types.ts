@@ -55,5 +55,9 @@ export type AppEnv = {
       /** A CORS preflight answered by the cors middleware (counted as its own route). */
       preflight: boolean;
       auth?: AuthIdentity;
+      /** COMPRESS_MIN_BYTES, set by middleware/compress.ts (absent: nothing is compressed). */
+      compressMinBytes?: number;
+      /** The response's coding was already chosen (lib/respond.ts); compress.ts leaves it alone. */
+      negotiated?: boolean;
     };
 };

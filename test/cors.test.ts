@@ -221,7 +221,7 @@ describe("without CORS_ORIGINS (the default)", () => {
   });
   afterAll(() => off?.close());
 
-  test("no CORS header, no Vary: Origin, and a preflight is a 404 like any unknown route", async () => {
+  test("no CORS header, no Vary: Origin, and a preflight is an OPTIONS like any other (204 with Allow)", async () => {
     const read = await off.request("/flags", { headers: { origin: APP } });
     expect(read.status).toBe(200);
     expect(corsHeaders(read)).toEqual({});
@@ -229,7 +229,9 @@ describe("without CORS_ORIGINS (the default)", () => {
     expect(vary(read)).not.toContain("origin");
     const res = await preflight(off, "/flags", APP, "GET");
     expect(corsHeaders(res)).toEqual({});
-    await expectError(res, 404, "not_found");
+    expect(res.status).toBe(204);
+    expect(res.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
+    await expectError(await preflight(off, "/no/such/route", APP, "GET"), 404, "not_found");
   });
 });
 

@@ -36,6 +36,7 @@ export function requestStats(opts: RequestStatsOptions): MiddlewareHandler {
     const totalMs = performance.now() - start;
     let header = `db;dur=${stats.dbMs.toFixed(2)};desc="${plural(stats.queries)}"`;
     if (stats.cacheResult) header += `,cache;dur=${stats.cacheMs.toFixed(2)};desc="${stats.cacheResult}"`;
+    if (stats.encoding) header += `,compress;dur=${stats.compressMs.toFixed(2)};desc="${stats.encoding}"`;
     header += `,total;dur=${totalMs.toFixed(2)}`;
     c.res.headers.append("Server-Timing", header);
     const tao = timingAllowOrigin?.(c);

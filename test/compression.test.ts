@@ -51,7 +51,7 @@ describe("negotiate (RFC 9110 §12.5.3)", () => {
       ["gzip;q=abc", undefined],
       ["identity;q=0", undefined],
     ];
-    for (const [header, want] of cases) expect({ header, got: negotiate(header) }).toEqual({ header, got: want });
+    for (const [header, want] of cases) expect([header, negotiate(header)]).toEqual([header, want]);
   });
 });
 
@@ -67,9 +67,9 @@ describe("in the app", () => {
     expect(serverTiming(plain).compress).toBeUndefined();
     const identity = plain.headers.get("etag")!;
     const decode: Record<string, (b: Uint8Array) => Uint8Array> = {
-      br: (b) => brotliDecompressSync(b),
+      br: (b) => new Uint8Array(brotliDecompressSync(b)),
       gzip: (b) => Bun.gunzipSync(b as Uint8Array<ArrayBuffer>),
-      zstd: (b) => Bun.zstdDecompressSync(b),
+      zstd: (b) => new Uint8Array(Bun.zstdDecompressSync(b)),
     };
     const tags = new Set([identity]);
     for (const coding of ["br", "gzip", "zstd"]) {

@@ -80,7 +80,8 @@ describe("405 and Allow", () => {
 
 describe("OPTIONS", () => {
   test("a known path without a CORS preflight: 204 with Allow (no origin, or an origin not listed)", async () => {
-    for (const headers of [{}, { origin: "https://evil.example" }, { origin: "https://evil.example", "access-control-request-method": "PATCH" }]) {
+    const variants: Record<string, string>[] = [{}, { origin: "https://evil.example" }, { origin: "https://evil.example", "access-control-request-method": "PATCH" }];
+    for (const headers of variants) {
       const res = await h.request(`/documents/${docId}`, { method: "OPTIONS", headers });
       expect(res.status).toBe(204);
       expect(res.headers.get("allow")).toBe("GET, HEAD, PATCH, DELETE, OPTIONS");

@@ -52,7 +52,7 @@ export function createApp(deps: Deps) {
     if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
   } else app.use(requestScope());
   // Inside requestStats, so Server-Timing shows the compression (compress;dur=) and total counts it.
-  app.use(compress({ minBytes: env.COMPRESS_MIN_BYTES }));
+  app.use(compress({ minBytes: env.COMPRESS_MIN_BYTES, memoBytes: env.COMPRESS_MEMO_BYTES }));
   // Inside requestStats (preflights carry Server-Timing and are counted as "(preflight)"), before
   // the body checks and the 404 handler (a preflight has no body and matches no route).
   if (env.CORS_ORIGINS) app.use(corsPolicy({ origins: env.CORS_ORIGINS, maxAgeS: env.CORS_MAX_AGE_S }));

@@ -10,6 +10,7 @@ import type { Env } from "./env";
 import type { Lifecycle } from "./lifecycle";
 import type { RequestStats } from "./obs/context";
 import type { Telemetry } from "./obs/events";
+import type { Compression } from "./lib/encoding";
 
 /** Everything the routes need, built once in services.ts and injected (tests build their own). */
 export interface Deps {
@@ -55,8 +56,8 @@ export type AppEnv = {
       /** A CORS preflight answered by the cors middleware (counted as its own route). */
       preflight: boolean;
       auth?: AuthIdentity;
-      /** COMPRESS_MIN_BYTES, set by middleware/compress.ts (absent: nothing is compressed). */
-      compressMinBytes?: number;
+      /** Set by middleware/compress.ts (absent: nothing is compressed). */
+      compression?: Compression;
       /** The response's coding was already chosen (lib/respond.ts); compress.ts leaves it alone. */
       negotiated?: boolean;
     };

@@ -87,6 +87,29 @@ describe("in the app", () => {
     expect(tags.size).toBe(4);
   });
 
+  test("a repeated read is sent from the memo of compressed bodies: same bytes, no encoder run", async () => {
+    const path = `/documents/${docId}`;
+    const plain = await (await h.request(path)).text();
+    const first = await h.request(path, { headers: { "accept-encoding": "br" } });
+    const bytes = new Uint8Array(await first.arrayBuffer());
+    expect(serverTiming(first).compress?.desc).toBe("br");
+    for (let i = 0; i < 3; i++) {
+      const again = await h.request(path, { headers: { "accept-encoding": "br" } });
+      expect(again.headers.get("content-encoding")).toBe("br");
+      expect(again.headers.get("etag")).toBe(first.headers.get("etag"));
+      // No compress entry: the encoder did not run for this response.
+      expect(serverTiming(again).compress).toBeUndefined();
+      const got = new Uint8Array(await again.arrayBuffer());
+      expect(Buffer.compare(got, bytes)).toBe(0);
+      expect(new TextDecoder().decode(brotliDecompressSync(got))).toBe(plain);
+    }
+    // A write changes the JSON, so its ETag, so the memo key: the next read is compressed afresh.
+    await h.request(path, { method: "PATCH", as: userId, json: { title: "changed" } });
+    const changed = await h.request(path, { headers: { "accept-encoding": "br" } });
+    expect(serverTiming(changed).compress?.desc).toBe("br");
+    expect(JSON.parse(new TextDecoder().decode(brotliDecompressSync(new Uint8Array(await changed.arrayBuffer())))).title).toBe("changed");
+  });
+
   test("below COMPRESS_MIN_BYTES nothing is compressed, but the response still varies", async () => {
     const res = await h.request(`/users/${userId}`, { headers: { "accept-encoding": "br, gzip" } });
     expect(Buffer.byteLength(await res.clone().text())).toBeLessThan(1024);
@@ -156,6 +179,11 @@ describe("real clients against the spawned service", () => {
     const gz = await fetch(url, { headers: { "accept-encoding": "br;q=0, gzip" }, decompress: false });
     expect(gz.headers.get("content-encoding")).toBe("gzip");
     expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await gz.arrayBuffer())))).toBe(plain);
+    // The memo's bytes sent again over a real socket (the second br answer is the memo's).
+    for (let i = 0; i < 2; i++) {
+      const again = await fetch(url, { headers: { "accept-encoding": "br" }, decompress: false });
+      expect(new TextDecoder().decode(brotliDecompressSync(new Uint8Array(await again.arrayBuffer())))).toBe(plain);
+    }
     // Revalidation with the coding's tag: 304 over the wire.
     const again = await fetch(url, { headers: { "accept-encoding": "br, gzip", "if-none-match": res.headers.get("etag")! }, decompress: false });
     expect(again.status).toBe(304);

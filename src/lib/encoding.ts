@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { brotliCompressSync, constants } from "node:zlib";
 
 /** The content codings the service produces, in order of preference at equal quality. */
@@ -98,4 +99,28 @@ export function matchingTag(header: string | undefined, tag: string): string | u
     if (v === "*" || baseOf(v) === want) return v;
   }
   return undefined;
+}
+
+/** What the compress middleware hands the response layer. */
+export interface Compression {
+  /** COMPRESS_MIN_BYTES: smaller bodies are sent as they are. */
+  minBytes: number;
+  /** Compressed bodies by their ETag (lib/respond.ts), or undefined when COMPRESS_MEMO_BYTES=0. */
+  memo?: LRUCache<string, Uint8Array<ArrayBuffer>>;
+}
+
+/**
+ * The memo of compressed representations: bytes of a compressed body keyed by that body's ETag
+ * (the JSON's hash and length plus the coding), so a repeated read — a cache hit above all —
+ * is sent precompressed, with no encoder work. Kept apart from the cache entries on purpose: it
+ * depends on nothing but the JSON text, so the cache's own shape (Redis, an in-process tier) can
+ * change under it. Bounded by bytes, least recently used first out.
+ */
+export function compressionMemo(maxBytes: number): Compression["memo"] {
+  if (maxBytes <= 0) return undefined;
+  return new LRUCache<string, Uint8Array<ArrayBuffer>>({
+    maxSize: maxBytes,
+    // The key (~20 chars) and the Map/LRU bookkeeping (~100 bytes) count too.
+    sizeCalculation: (bytes, key) => bytes.byteLength + key.length * 2 + 100,
+  });
 }

@@ -16,19 +16,34 @@ const atLeast = (text: string, min: number) => text.length >= min || (text.lengt
  * client accepts one.
  */
 export function pickEncoding(c: Context<AppEnv>, body: string | Uint8Array): Encoding | undefined {
-  const min = c.get("compressMinBytes");
-  if (min === undefined) return undefined;
-  const big = typeof body === "string" ? atLeast(body, min) : body.byteLength >= min;
+  const opts = c.get("compression");
+  if (opts === undefined) return undefined;
+  const big = typeof body === "string" ? atLeast(body, opts.minBytes) : body.byteLength >= opts.minBytes;
   return big ? negotiate(c.req.header("accept-encoding")) : undefined;
 }
 
-/** The body in the chosen coding, with Content-Encoding (and Content-Length for HEAD, see below). */
-export function encodedBody(c: Context<AppEnv>, body: string | Uint8Array<ArrayBuffer>, encoding: Encoding | undefined, headers: Record<string, string>) {
+/**
+ * The body in the chosen coding, with Content-Encoding (and Content-Length for HEAD, see below).
+ * With `memoKey` (the compressed body's ETag) a body compressed before is taken from the memo.
+ */
+export function encodedBody(
+  c: Context<AppEnv>,
+  body: string | Uint8Array<ArrayBuffer>,
+  encoding: Encoding | undefined,
+  headers: Record<string, string>,
+  memoKey?: string,
+) {
   let out: string | Uint8Array<ArrayBuffer> = body;
   if (encoding) {
-    const stats = c.get("stats");
-    out = encode(body, encoding, stats) as Uint8Array<ArrayBuffer>;
-    if (stats) stats.encoding = encoding;
+    const memo = memoKey === undefined ? undefined : c.get("compression")?.memo;
+    const kept = memo?.get(memoKey!);
+    if (kept) out = kept;
+    else {
+      const stats = c.get("stats");
+      out = encode(body, encoding, stats) as Uint8Array<ArrayBuffer>;
+      if (stats) stats.encoding = encoding;
+      memo?.set(memoKey!, out);
+    }
     headers["content-encoding"] = encoding;
   }
   // hono answers HEAD with the GET's headers and no body, and Bun then sends Content-Length: 0
@@ -47,21 +62,24 @@ export function encodedBody(c: Context<AppEnv>, body: string | Uint8Array<ArrayB
  * JSON in any coding is a 304 that repeats the tag the client holds.
  */
 export function sendJson(c: Context<AppEnv>, json: string, status: 200 | 201 = 200): Response {
-  if (c.get("compressMinBytes") !== undefined) {
+  if (c.get("compression") !== undefined) {
     // Negotiable whatever this body's size: the next one under this URL may be large.
     c.set("negotiated", true);
     c.header("Vary", "Accept-Encoding", { append: true });
   }
   const encoding = pickEncoding(c, json);
+  let current: string | undefined;
   if ((c.req.method === "GET" || c.req.method === "HEAD") && status === 200) {
     const tag = etagOf(json);
+    current = etagFor(tag, encoding);
     const held = matchingTag(c.req.header("if-none-match"), tag);
     if (held !== undefined) {
-      c.header("ETag", held === "*" ? etagFor(tag, encoding) : held.startsWith("W/") ? held : `W/${held}`);
+      c.header("ETag", held === "*" ? current : held.startsWith("W/") ? held : `W/${held}`);
       return c.body(null, 304);
     }
-    c.header("ETag", etagFor(tag, encoding));
+    c.header("ETag", current);
   }
-  const { out, headers } = encodedBody(c, json, encoding, { "content-type": JSON_TYPE });
+  // The coding's ETag names these exact bytes: the memo key of the compressed body.
+  const { out, headers } = encodedBody(c, json, encoding, { "content-type": JSON_TYPE }, current);
   return c.body(out, status, headers);
 }

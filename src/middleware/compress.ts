@@ -1,11 +1,13 @@
 import type { MiddlewareHandler } from "hono";
 import { encodedBody, pickEncoding } from "../lib/respond";
-import { etagFor } from "../lib/encoding";
+import { compressionMemo, etagFor } from "../lib/encoding";
 import type { AppEnv } from "../types";
 
 export interface CompressOptions {
   /** Bodies smaller than this (UTF-8 bytes) are sent as they are. */
   minBytes: number;
+  /** Upper bound of the memo of compressed bodies (lib/encoding.ts); 0 = none. */
+  memoBytes: number;
 }
 
 const COMPRESSIBLE = /^(application\/(json|problem\+json|openmetrics-text)|text\/)/i;
@@ -23,8 +25,9 @@ const NO_TRANSFORM = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
  * synchronous encoder is the cheaper call for bodies of a few KB (bench/README.md).
  */
 export function compress(opts: CompressOptions): MiddlewareHandler<AppEnv> {
+  const compression = { minBytes: opts.minBytes, memo: compressionMemo(opts.memoBytes) };
   return async function compress(c, next) {
-    c.set("compressMinBytes", opts.minBytes);
+    c.set("compression", compression);
     await next();
     if (c.get("negotiated")) return;
     const res = c.res;

@@ -22,6 +22,7 @@ const expectedCells = [
   "auth-on/profile",
   "auth-off/profile",
   ...QUICK_POOLS.flatMap((n) => [`pool-${n}/first`, `pool-${n}/doc-cold`]),
+  ...["list100", "profile"].flatMap((e) => [`compress-none/${e}`, `compress-br-gzip/${e}`, `compress-nomemo/${e}`]),
 ];
 const finitePositive = (x: number) => Number.isFinite(x) && x > 0;
 
@@ -71,6 +72,14 @@ test(
     for (const l of [...r.limits, ...r.instrumentation, ...r.auth]) {
       for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
     }
+    // Compression: the 100-item list is sent in fewer bytes with br; the small profile is not compressed.
+    expect(r.compression.map((l) => l.endpoint)).toEqual(["list100", "profile"]);
+    for (const l of r.compression) {
+      expect(finitePositive(l.bytes) && finitePositive(l.rps.median) && Number.isFinite(l.serverCpu), l.endpoint).toBe(true);
+      expect(finitePositive(r.cells[l.none]!.summary.bytesPerResponse), l.endpoint).toBe(true);
+    }
+    expect(r.compression[0]!.bytes).toBeLessThan(0.5);
+    expect(r.compression[1]!.bytes).toBe(1);
     // Pool sweep: a recommendation among the sizes tried.
     expect(r.pool).not.toBeNull();
     expect(QUICK_POOLS).toContain(r.pool!.recommended);
@@ -82,7 +91,7 @@ test(
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
-    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Authentication cost", "Pool size", "EXPLAIN ANALYZE"]) {
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Authentication cost", "Compression", "Pool size", "EXPLAIN ANALYZE"]) {
       expect(md).toContain(heading);
     }
     expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);

@@ -63,6 +63,7 @@ describe("CORS_ORIGINS as a list", () => {
           "authorization",
           "content-type",
           "if-none-match",
+          "if-match",
           "x-request-id",
           "idempotency-key",
         ]);
@@ -97,6 +98,7 @@ describe("CORS_ORIGINS as a list", () => {
       "retry-after",
       "location",
       "www-authenticate",
+      "allow",
     ]);
     expect(res.headers.get("timing-allow-origin")).toBe(DEV);
     expect(vary(res)).toContain("origin");

@@ -2,9 +2,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 
 /** Request headers a browser app may send cross-origin (anything else fails its preflight). */
-export const CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "If-None-Match", "X-Request-Id", "Idempotency-Key"];
+export const CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "If-None-Match", "If-Match", "X-Request-Id", "Idempotency-Key"];
 /** Response headers its JavaScript may read, beyond the CORS-safelisted ones. */
-export const CORS_EXPOSE_HEADERS = ["Server-Timing", "X-Request-Id", "ETag", "Retry-After", "Location", "WWW-Authenticate"];
+export const CORS_EXPOSE_HEADERS = ["Server-Timing", "X-Request-Id", "ETag", "Retry-After", "Location", "WWW-Authenticate", "Allow"];
 const READS = ["GET", "HEAD"];
 const ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 

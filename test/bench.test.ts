@@ -79,7 +79,8 @@ test(
       expect(finitePositive(r.cells[l.none]!.summary.bytesPerResponse), l.endpoint).toBe(true);
     }
     expect(r.compression[0]!.bytes).toBeLessThan(0.5);
-    expect(r.compression[1]!.bytes).toBe(1);
+    // Same body either way; only the digits of Server-Timing make the byte counts differ.
+    expect(Math.abs(r.compression[1]!.bytes - 1)).toBeLessThan(0.02);
     // Pool sweep: a recommendation among the sizes tried.
     expect(r.pool).not.toBeNull();
     expect(QUICK_POOLS).toContain(r.pool!.recommended);

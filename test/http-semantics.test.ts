@@ -243,6 +243,16 @@ describe("If-Match (optimistic concurrency)", () => {
     expect((await row("documents", docId))?.title).toBe(winner.title);
   });
 
+  test("PUT /flags/:key: the GET's ETag updates, a stale one is 412, and If-Match on a flag that does not exist creates nothing", async () => {
+    await h.request("/flags/cond", { method: "PUT", as: "admin", json: { enabled: false } });
+    const tag = (await h.request("/flags/cond")).headers.get("etag")!;
+    expect((await h.request("/flags/cond", { method: "PUT", as: "admin", headers: { "if-match": tag }, json: { enabled: true } })).status).toBe(200);
+    await expectError(await h.request("/flags/cond", { method: "PUT", as: "admin", headers: { "if-match": tag }, json: { enabled: false } }), 412, "precondition_failed");
+    expect((await (await h.request("/flags/cond")).json()).enabled).toBe(true);
+    await expectError(await h.request("/flags/never", { method: "PUT", as: "admin", headers: { "if-match": "*" }, json: { enabled: true } }), 412, "precondition_failed");
+    await expectError(await h.request("/flags/never"), 404, "not_found");
+  });
+
   test("DELETE with the current ETag deletes", async () => {
     const id = (await (await h.request("/documents", { method: "POST", as: userId, json: { title: "to go" } })).json()).id;
     const tag = (await h.request(`/documents/${id}`)).headers.get("etag")!;

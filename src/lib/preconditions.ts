@@ -20,8 +20,9 @@ export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
  */
 export const ifMatchOf = (c: Context): string | undefined => c.req.header("if-match");
 
+/** Throws 412 unless `header` names `current` (undefined: there is no current version to match). */
 export function requireMatch(header: string, current: unknown): void {
-  if (matchingTag(header, etagOf(JSON.stringify(current))) === undefined) {
+  if (current === undefined || matchingTag(header, etagOf(JSON.stringify(current))) === undefined) {
     throw new ApiError(412, "precondition_failed", "the resource changed since it was read (If-Match names another version); read it again");
   }
 }

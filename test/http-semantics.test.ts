@@ -71,6 +71,16 @@ describe("405 and Allow", () => {
     expect((await row("users", userId))?.id).toBe(userId);
   });
 
+  test("405s are counted under (unmatched) in the route table, like 404s", async () => {
+    await h.request(`/users/${userId}`, { method: "DELETE" });
+    await h.request("/users", { method: "GET" });
+    const table = await (await h.request("/debug/routes", { headers: { "x-debug-token": DEBUG_TOKEN } })).json();
+    const routes = (table.routes as { method: string; route: string; statuses: Record<string, number> }[]).filter((r) => r.statuses["405"]);
+    expect(routes.map((r) => `${r.method} ${r.route}`)).toContain("DELETE (unmatched)");
+    expect(routes.map((r) => `${r.method} ${r.route}`)).toContain("GET (unmatched)");
+    expect(routes.filter((r) => r.route !== "(unmatched)")).toEqual([]);
+  });
+
   test("unknown paths stay 404, and the guarded /debug views are not revealed by a 405", async () => {
     // (Writes to unknown paths still authenticate first, as before: a 404 there needs a token.)
     await expectError(await h.request("/nope", { method: "DELETE", as: "admin" }), 404, "not_found");
@@ -89,6 +99,8 @@ describe("OPTIONS", () => {
       expect(res.headers.get("access-control-allow-origin")).toBeNull();
     }
     await expectError(await h.request("/nope", { method: "OPTIONS" }), 404, "not_found");
+    await expectError(await h.request("/debug/routes", { method: "OPTIONS" }), 404, "not_found");
+    expect((await h.request("/flags", { method: "OPTIONS" })).headers.get("cache-control")).toBe("private, no-store");
   });
 
   test("a listed origin's preflight is still answered by CORS", async () => {

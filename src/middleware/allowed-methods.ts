@@ -54,7 +54,6 @@ export function allowedMethods({ app, hidden = () => false }: AllowedMethodsOpti
       if (c.get("unmatched")) {
         const allow = allowFor(c.req.path);
         if (allow) {
-          c.set("unmatched", false);
           // Dropped, so the error response below does not inherit the 404's headers.
           c.res = undefined as never;
           throw refuse(method, c.req.path, allow);
@@ -69,7 +68,9 @@ export function allowedMethods({ app, hidden = () => false }: AllowedMethodsOpti
       return c.body(null, 204, allow === null ? undefined : { Allow: [...allow].join(", ") });
     }
     if (allow === null || allow.has(method)) return next();
-    // Before the body checks and authentication: the method decides, whatever the token.
+    // Before the body checks and authentication: the method decides, whatever the token. Counted
+    // like a 404 under "(unmatched)": no route ran, and ids must not become metric labels.
+    c.set("unmatched", true);
     throw refuse(method, c.req.path, allow);
   };
 }

@@ -95,7 +95,7 @@ const quick: Profile = {
   results: "quick",
 };
 
-export const SCENARIOS = ["before", "after", "limits", "instrumentation", "tracing", "auth", "pool", "workers", "replica"] as const;
+export const SCENARIOS = ["before", "after", "limits", "instrumentation", "tracing", "auth", "pool", "workers", "replica", "compression"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {

@@ -30,6 +30,8 @@ export interface Sample {
   p99Ms: number;
   maxMs: number;
   errors: number;
+  /** Bytes received per response, status line and headers included (what crossed the wire). */
+  bytesPerResponse: number;
   /** wrk's error classes: connect, read, write, status (HTTP ≥ 400), timeout. */
   errorsBy: Record<string, number>;
   hits: number;
@@ -88,6 +90,7 @@ export async function runLoad(gen: Generator, server: Server, specBase: string, 
     p50Ms: pct(50),
     p99Ms: pct(99),
     maxMs: r.latencyUs.max / 1000,
+    bytesPerResponse: r.bytes / n,
     errors: Object.values(r.errors as Record<string, number>).reduce((a, b) => a + b, 0),
     errorsBy: r.errors,
     hits: r.hits,

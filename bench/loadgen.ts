@@ -9,9 +9,10 @@ import { makeRequester, type Req, type Spec } from "./zipf";
 const cfg = JSON.parse(process.argv[2]!) as { host: string; port: number; connections: number; durationS: number; specFile: string };
 const spec = JSON.parse(await Bun.file(cfg.specFile).text()) as Spec;
 const hostHeader = `${cfg.host}:${cfg.port}`;
+const extra = (spec.headers ?? []).map((h) => `${h}\r\n`).join("");
 const format = (r: Req) =>
   r.body === undefined
-    ? `${r.method} ${r.path} HTTP/1.1\r\nHost: ${hostHeader}\r\n\r\n`
+    ? `${r.method} ${r.path} HTTP/1.1\r\nHost: ${hostHeader}\r\n${extra}\r\n`
     : `${r.method} ${r.path} HTTP/1.1\r\nHost: ${hostHeader}\r\nAuthorization: Bearer ${spec.token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`;
 
 let latencies = new Float64Array(1 << 16);

@@ -15,6 +15,7 @@ const cpu = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "—");
 const OTHER_LABEL: Record<string, string> = {
   "doc-cold": "GET /documents/:id (uniform ids, cold)",
   patchDoc: "PATCH /documents/:id (write)",
+  list100: "GET /users/:id/documents?limit=100 (100 items)",
 };
 const label = (e: string) => ENDPOINT_LABEL[e as Endpoint] ?? OTHER_LABEL[e] ?? e;
 const table = (head: string[], rows: string[][]) =>
@@ -98,6 +99,14 @@ export function renderMarkdown(r: Results): string {
       `${ms(c(l.b)!.cpuMsPerReq.server)} → ${ms(c(l.a)!.cpuMsPerReq.server)}`, `${ms(c(l.b)!.cpuMsPerReq.postgres)} → ${ms(c(l.a)!.cpuMsPerReq.postgres)}`,
       l.target ? `≥ ${l.target} ${l.rps.median >= l.target ? "✅" : "❌"}` : "(reported)",
     ])), "");
+  if (r.compression?.length) {
+    out.push("## Compression: `Accept-Encoding: br, gzip` vs none (one server, interleaved)", "");
+    const nm = (k: string | undefined, f: (s: NonNullable<ReturnType<typeof c>>) => string) => (k && c(k) ? f(c(k)!) : "—");
+    out.push(table(["endpoint", "bytes/response none → br", "compressed ÷ none", "req/s none → br (memo) · br (no memo)", "br ÷ none [min–max]", "server CPU ms/req none → br (memo) · br (no memo)"], r.compression.map((l) => [
+      label(l.endpoint), `${num(c(l.none)!.bytesPerResponse)} → ${num(c(l.compressed)!.bytesPerResponse)}`, l.bytes.toFixed(2),
+      `${num(c(l.none)!.rps.median)} → ${num(c(l.compressed)!.rps.median)} · ${nm(l.nomemo, (s) => num(s.rps.median))}`, range(l.rps, (v) => v.toFixed(2)),
+      `${cpu(c(l.none)!.cpuMsPerReq.server)} → ${cpu(c(l.compressed)!.cpuMsPerReq.server)} · ${nm(l.nomemo, (s) => cpu(s.cpuMsPerReq.server))}`,
+    ])), "", "Bytes include the status line and headers. The profile (~200 B of JSON) is under COMPRESS_MIN_BYTES: it is not compressed, only negotiated. \"no memo\": a second server with COMPRESS_MEMO_BYTES=0, every compressed response runs the encoder.", "");
   }
   if (r.pool) {
     const pl = r.pool;

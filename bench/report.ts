@@ -1,6 +1,6 @@
 import type { Options } from "./config";
 import type { Plan } from "./explain";
-import { AUTH_ENDPOINTS, POOL_ENDPOINTS, TRACE_RATIOS, type Cells } from "./scenarios";
+import { AUTH_ENDPOINTS, COMPRESSION_ENDPOINTS, POOL_ENDPOINTS, TRACE_RATIOS, type Cells } from "./scenarios";
 import { pairedRatio, summarize, type Spread, type Summary } from "./stats";
 import { ENDPOINTS } from "./zipf";
 
@@ -40,6 +40,8 @@ export interface Results {
   auth: Ratio[];
   /** WORKERS=2 ÷ WORKERS=1, one read replica ÷ primary only (bench/scale-out.ts). */
   scaleOut: Ratio[];
+  /** Accept-Encoding: br, gzip vs none on one server: bytes and req/s per response, CPU per request. */
+  compression: { endpoint: string; none: string; compressed: string; nomemo?: string; bytes: number; rps: Spread; serverCpu: number }[];
   pool: { endpoints: string[]; sizes: number[]; score: Record<number, number>; recommended: number; reason: string } | null;
   explain: Plan[];
   targets: Target[];
@@ -87,6 +89,24 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   const scaleOut = SCALE_OUT.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
   const auth = AUTH_ENDPOINTS.flatMap((e) => ratio(`${e}: on ÷ off`, `auth-on/${e}`, `auth-off/${e}`));
 
+  const compression = COMPRESSION_ENDPOINTS.filter((e) => raw[`compress-none/${e}`] && raw[`compress-br-gzip/${e}`]).map((e) => {
+    const none = `compress-none/${e}`;
+    const compressed = `compress-br-gzip/${e}`;
+    const a = cells[compressed]!.summary;
+    const b = cells[none]!.summary;
+    return {
+      endpoint: e,
+      none,
+      compressed,
+      nomemo: raw[`compress-nomemo/${e}`] ? `compress-nomemo/${e}` : undefined,
+      /** compressed ÷ identity bytes per response */
+      bytes: a.bytesPerResponse / b.bytesPerResponse,
+      rps: pairedRatio(raw[compressed]!.samples, raw[none]!.samples, (s) => s.rps),
+      /** server CPU ms per request, compressed − identity */
+      serverCpu: a.cpuMsPerReq.server - b.cpuMsPerReq.server,
+    };
+  });
+
   let pool: Results["pool"] = null;
   const endpoints: string[] = [...POOL_ENDPOINTS];
   const sizes = o.profile.poolSizes.filter((n) => endpoints.every((e) => cells[`pool-${n}/${e}`]));
@@ -121,5 +141,5 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   if (indexed) targets.push({ name: "list query execution with the index (ms)", target: "< 1 ms", value: indexed.executionMs, met: indexed.executionMs < 1 });
   for (const r of [...limits, ...scaleOut]) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
 
-  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, scaleOut, pool, explain, targets };
+  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, scaleOut, compression, pool, explain, targets };
 }

@@ -9,13 +9,13 @@ import { explainList } from "./explain";
 import { pickGenerator, SPEC_DIR } from "./load";
 import { renderMarkdown } from "./markdown";
 import { buildResults } from "./report";
-import { authPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, tracingPhase, type Cells } from "./scenarios";
+import { authPhase, compressionPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, tracingPhase, type Cells } from "./scenarios";
 import { replicaPhase, workersPhase } from "./scale-out";
 import type { Server } from "./servers";
 import { loadWorkload } from "./workload";
 import { multiplierFor, permute } from "./zipf";
 
-// `bun run bench [--quick] [--only before,after,limits,instrumentation,tracing,auth,pool,workers,replica] [--rounds N]`
+// `bun run bench [--quick] [--only before,after,limits,instrumentation,tracing,auth,pool,workers,replica,compression] [--rounds N]`
 // 1. data set (bench-owned databases), 2. EXPLAIN of the list query, 3. interleaved load phases,
 // 4. bench/results/<latest|quick|partial>.{md,json,svg}. See bench/config.ts for the knobs.
 
@@ -86,6 +86,10 @@ try {
     }
     if (opts.only.has("auth")) {
       await authPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await stopAll();
+    }
+    if (opts.only.has("compression")) {
+      await compressionPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("pool")) {

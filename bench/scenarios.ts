@@ -181,6 +181,37 @@ export async function authPhase(o: Options, gen: Generator, w: Workload, cells: 
   await compareOn(o, gen, w, cells, say, "auth", AUTH_ENDPOINTS, [["auth-on", on!], ["auth-off", off!]]);
 }
 
+/** Compression: the 100-item list page (never cached) and the cached profile read. */
+export const COMPRESSION_ENDPOINTS = ["list100", "profile"] as const;
+/** What the compressed participant sends; the other sends no Accept-Encoding at all. */
+export const COMPRESSION_ACCEPT = "br, gzip";
+
+/**
+ * Interleaved window by window: "compress-none" sends no Accept-Encoding (identity, as before),
+ * "compress-br-gzip" sends `Accept-Encoding: br, gzip` (brotli is chosen) to the same server
+ * process, so the difference is the negotiation, the memo of compressed bodies and the bytes
+ * written; "compress-nomemo" sends the same to a second server with COMPRESS_MEMO_BYTES=0,
+ * where every compressed response runs the encoder.
+ */
+export async function compressionPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+  if (gen === "wrk") throw new Error("--only compression needs the Bun generator (its spec sends Accept-Encoding; the wrk script does not)");
+  say("starting servers");
+  const s = await service(o, "compress");
+  servers.push(s);
+  const nomemo = await service(o, "compress-nomemo", { COMPRESS_MEMO_BYTES: "0" });
+  servers.push(nomemo);
+  for (const e of COMPRESSION_ENDPOINTS) {
+    const plain = await writeSpec(`compress-none-${e}`, specFor(o.profile, w, e, "keyset"));
+    const compressed = await writeSpec(`compress-br-gzip-${e}`, { ...specFor(o.profile, w, e, "keyset"), headers: [`Accept-Encoding: ${COMPRESSION_ACCEPT}`] });
+    const parts: Participant[] = [
+      { key: "compress-none", server: s, specBase: plain },
+      { key: "compress-br-gzip", server: s, specBase: compressed },
+      { key: "compress-nomemo", server: nomemo, specBase: compressed },
+    ];
+    await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows + 1, (m) => say(`compression ${e} · ${m}`)));
+  }
+}
+
 export const POOL_ENDPOINTS = ["first", "doc-cold"] as const;
 
 export const poolPrefix = (o: Options, n: number) => `${o.profile.redisPrefix}-p${n}`;

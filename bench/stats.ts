@@ -29,6 +29,8 @@ export interface Summary {
   p50Ms: Spread;
   p99Ms: Spread;
   maxMs: number;
+  /** Median over the windows of the bytes received per response (headers included). */
+  bytesPerResponse: number;
   /** hits / (hits + misses) over all windows; null when the server reports no cache outcome. */
   hitRatio: number | null;
   cpuMsPerReq: { postgres: number; redis: number; server: number; generator: number };
@@ -51,6 +53,7 @@ export function summarize(samples: Sample[]): Summary {
     p50Ms: spread(samples.map((s) => s.p50Ms)),
     p99Ms: spread(samples.map((s) => s.p99Ms)),
     maxMs: Math.max(...samples.map((s) => s.maxMs)),
+    bytesPerResponse: median(samples.map((s) => s.bytesPerResponse)),
     hitRatio: hits + misses > 0 ? hits / (hits + misses) : null,
     cpuMsPerReq: {
       postgres: median(samples.map((s) => s.cpu.postgres)),

@@ -26,7 +26,7 @@ export function multiplierFor(n: number): number {
 
 export const ENDPOINTS = ["profile", "first", "next", "doc", "ustats", "gstats", "mixed"] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
-export type Kind = Exclude<Endpoint, "mixed"> | "fixed" | "patchUser" | "postDoc" | "patchDoc" | "postUser";
+export type Kind = Exclude<Endpoint, "mixed"> | "list100" | "fixed" | "patchUser" | "postDoc" | "patchDoc" | "postUser";
 
 export const ENDPOINT_LABEL: Record<Endpoint, string> = {
   profile: "GET /users/:id (profile)",
@@ -60,6 +60,8 @@ export interface Spec {
   nonce: string;
   /** Bearer token sent with every write (the service requires one). */
   token: string;
+  /** Extra request header lines ("Name: value") sent with every read (the Bun generator only). */
+  headers?: string[];
 }
 
 export interface Req {
@@ -85,6 +87,11 @@ export function makeRequester(spec: Spec, rnd: () => number, thread: number) {
         const i = permute(zipfRank(n, spec.s, rnd()), n, mul) - 1;
         const cursor = spec.cursors.length === 1 ? spec.cursors[0] : spec.cursors[i];
         return { method: "GET", path: `/users/${spec.deepUsers[i]}/documents?limit=${spec.pageSize}&cursor=${cursor}` };
+      }
+      // The first page of 100 of a user who has at least 100 documents: always 100 items.
+      case "list100": {
+        const n = spec.deepUsers.length;
+        return { method: "GET", path: `/users/${spec.deepUsers[permute(zipfRank(n, spec.s, rnd()), n, mul) - 1]}/documents?limit=100` };
       }
       case "doc": return { method: "GET", path: `/documents/${doc()}` };
       case "ustats": return { method: "GET", path: `/users/${user()}/stats` };

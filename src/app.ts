@@ -5,8 +5,10 @@ import { secureHeaders } from "hono/secure-headers";
 import { idempotencyStore } from "./db/idempotency";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { logger } from "./lib/log";
+import { allowedMethods } from "./middleware/allowed-methods";
 import { authenticate, limitWrites } from "./middleware/authenticate";
 import { cacheControl } from "./middleware/cache-control";
+import { compress } from "./middleware/compress";
 import { corsPolicy, timingAllowOrigin } from "./middleware/cors";
 import { drainReadiness } from "./middleware/drain";
 import { planCapture, planRequested } from "./middleware/plan-capture";
@@ -53,6 +55,8 @@ export function createApp(deps: Deps) {
     if (deps.tracer) app.use(tracing({ tracer: deps.tracer }));
     if (env.DEBUG_TOKEN) app.use(planCapture({ database: deps.database }));
   } else app.use(requestScope());
+  // Inside requestStats, so Server-Timing shows the compression (compress;dur=) and total counts it.
+  app.use(compress({ minBytes: env.COMPRESS_MIN_BYTES, memoBytes: env.COMPRESS_MEMO_BYTES }));
   // Inside requestStats (preflights carry Server-Timing and are counted as "(preflight)"), before
   // the body checks and the 404 handler (a preflight has no body and matches no route).
   if (env.CORS_ORIGINS) app.use(corsPolicy({ origins: env.CORS_ORIGINS, maxAgeS: env.CORS_MAX_AGE_S }));
@@ -69,6 +73,9 @@ export function createApp(deps: Deps) {
       xXssProtection: false,
     }),
   );
+  // Before the body checks and authentication: a method the path does not have is a 405 whatever
+  // the token or body. /debug stays indistinguishable from an unknown path (its guard's 404).
+  app.use(allowedMethods({ app, hidden: (path) => path.startsWith("/debug") }));
   app.use(requestTimeout({ ms: env.REQUEST_TIMEOUT_MS, pool: deps.database.pool }));
   // Only requests that carry a body pay for the body checks; reads (the hot path) skip them.
   const withBody = ["POST", "PUT", "PATCH"];

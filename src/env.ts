@@ -140,6 +140,10 @@ const fields = {
   CORS_ORIGINS: corsOrigins,
   CORS_MAX_AGE_S: int(600, 0, 86_400),
   BODY_LIMIT_BYTES: int(1024 * 1024, 1),
+  // Response bodies below this many bytes are sent uncompressed (they cost more than they save).
+  COMPRESS_MIN_BYTES: int(1024, 0),
+  // Memory for compressed bodies kept by ETag, so a repeated read is not compressed again; 0 = off.
+  COMPRESS_MEMO_BYTES: int(8 * 1024 * 1024, 0),
   // The server's idle timeout must outlast the request timeout, or the connection is closed before
   // the 504 is written: see serverIdleTimeoutS(). Bun caps idleTimeout at 255 s.
   REQUEST_TIMEOUT_MS: z.coerce

@@ -13,6 +13,7 @@ import type { RequestStats } from "./obs/context";
 import type { Telemetry } from "./obs/events";
 import type { Tracer } from "./obs/tracing";
 import type { WorkerLink } from "./workers/link";
+import type { Compression } from "./lib/encoding";
 
 /** Everything the routes need, built once in services.ts and injected (tests build their own). */
 export interface Deps {
@@ -65,5 +66,9 @@ export type AppEnv = {
       /** A CORS preflight answered by the cors middleware (counted as its own route). */
       preflight: boolean;
       auth?: AuthIdentity;
+      /** Set by middleware/compress.ts (absent: nothing is compressed). */
+      compression?: Compression;
+      /** The response's coding was already chosen (lib/respond.ts); compress.ts leaves it alone. */
+      negotiated?: boolean;
     };
 };

@@ -27,6 +27,7 @@ const expectedCells = [
   ...QUICK_POOLS.flatMap((n) => [`pool-${n}/first`, `pool-${n}/doc-cold`]),
   ...["workers-1", "workers-2"].flatMap((s) => [`${s}/profile`, `${s}/first`]),
   ...["primary-only", "replica-1"].flatMap((s) => [`${s}/first`, `${s}/next`]),
+  ...["list100", "profile"].flatMap((e) => [`compress-none/${e}`, `compress-br-gzip/${e}`, `compress-nomemo/${e}`]),
 ];
 const finitePositive = (x: number) => Number.isFinite(x) && x > 0;
 
@@ -82,6 +83,15 @@ test(
     for (const l of [...r.limits, ...r.instrumentation, ...r.tracing, ...r.auth, ...r.scaleOut]) {
       for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
     }
+    // Compression: the 100-item list is sent in fewer bytes with br; the small profile is not compressed.
+    expect(r.compression.map((l) => l.endpoint)).toEqual(["list100", "profile"]);
+    for (const l of r.compression) {
+      expect(finitePositive(l.bytes) && finitePositive(l.rps.median) && Number.isFinite(l.serverCpu), l.endpoint).toBe(true);
+      expect(finitePositive(r.cells[l.none]!.summary.bytesPerResponse), l.endpoint).toBe(true);
+    }
+    expect(r.compression[0]!.bytes).toBeLessThan(0.5);
+    // Same body either way; only the digits of Server-Timing make the byte counts differ.
+    expect(Math.abs(r.compression[1]!.bytes - 1)).toBeLessThan(0.02);
     // Pool sweep: a recommendation among the sizes tried.
     expect(r.pool).not.toBeNull();
     expect(QUICK_POOLS).toContain(r.pool!.recommended);
@@ -93,7 +103,7 @@ test(
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
-    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Tracing cost", "Authentication cost", "Pool size", "Scale-out", "EXPLAIN ANALYZE"]) {
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Tracing cost", "Authentication cost", "Compression", "Pool size", "Scale-out", "EXPLAIN ANALYZE"]) {
       expect(md).toContain(heading);
     }
     expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);

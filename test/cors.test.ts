@@ -63,6 +63,7 @@ describe("CORS_ORIGINS as a list", () => {
           "authorization",
           "content-type",
           "if-none-match",
+          "if-match",
           "x-request-id",
           "idempotency-key",
           "hotpath-lsn",
@@ -99,6 +100,7 @@ describe("CORS_ORIGINS as a list", () => {
       "location",
       "www-authenticate",
       "hotpath-lsn",
+      "allow",
     ]);
     expect(res.headers.get("timing-allow-origin")).toBe(DEV);
     expect(vary(res)).toContain("origin");
@@ -223,7 +225,7 @@ describe("without CORS_ORIGINS (the default)", () => {
   });
   afterAll(() => off?.close());
 
-  test("no CORS header, no Vary: Origin, and a preflight is a 404 like any unknown route", async () => {
+  test("no CORS header, no Vary: Origin, and a preflight is an OPTIONS like any other (204 with Allow)", async () => {
     const read = await off.request("/flags", { headers: { origin: APP } });
     expect(read.status).toBe(200);
     expect(corsHeaders(read)).toEqual({});
@@ -231,7 +233,9 @@ describe("without CORS_ORIGINS (the default)", () => {
     expect(vary(read)).not.toContain("origin");
     const res = await preflight(off, "/flags", APP, "GET");
     expect(corsHeaders(res)).toEqual({});
-    await expectError(res, 404, "not_found");
+    expect(res.status).toBe(204);
+    expect(res.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
+    await expectError(await preflight(off, "/no/such/route", APP, "GET"), 404, "not_found");
   });
 });
 

@@ -52,9 +52,20 @@ describe("error shape per class", () => {
   });
 
   test("unknown routes are 404", async () => {
-    for (const [path, method] of [["/nope", "GET"], ["/users/1/nope", "GET"], ["/users", "GET"], ["/documents/1/x", "GET"], [`/users/${userId}`, "DELETE"]] as const) {
+    for (const [path, method] of [["/nope", "GET"], ["/users/1/nope", "GET"], ["/documents/1/x", "GET"], ["/nope", "DELETE"]] as const) {
       const body = await expectError(await h.request(path, { method, as: "admin" }), 404, "not_found");
       expect(body.error.details).toBeUndefined();
+    }
+  });
+
+  test("a known path with a method it does not have is 405 with Allow", async () => {
+    for (const [path, method, allow] of [
+      ["/users", "GET", "POST, OPTIONS"],
+      [`/users/${userId}`, "DELETE", "GET, HEAD, PATCH, OPTIONS"],
+    ] as const) {
+      const res = await h.request(path, { method, as: "admin" });
+      expect(res.headers.get("allow")).toBe(allow);
+      expect((await expectError(res, 405, "method_not_allowed")).error.details).toBeUndefined();
     }
   });
 

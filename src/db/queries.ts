@@ -35,6 +35,9 @@ export const documentColumns = {
   updatedAt: documents.updatedAt,
 };
 
+/** GET /documents/:id: the document and its author's public name. */
+export const docWithAuthorColumns = { ...documentColumns, author: { id: users.id, name: users.name } };
+
 /** List pages carry no body: up to 100 KB each would dwarf the rest of the row. */
 export const listColumns = {
   id: documents.id,
@@ -89,7 +92,7 @@ export function createQueries(db: Db) {
 
     // The document and its author in one round trip (a join on two primary keys), not 1 + 1.
     docWithAuthor: db
-      .select({ ...documentColumns, author: { id: users.id, name: users.name } })
+      .select(docWithAuthorColumns)
       .from(documents)
       .innerJoin(users, eq(users.id, documents.userId))
       .where(eq(documents.id, p("id")))

@@ -36,6 +36,7 @@ const httpCodes: Record<number, string> = {
   404: "not_found",
   405: "method_not_allowed",
   408: "timeout",
+  412: "precondition_failed",
   413: "payload_too_large",
   415: "unsupported_media_type",
   429: "rate_limited",

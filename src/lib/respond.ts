@@ -1,32 +1,85 @@
 import type { Context } from "hono";
+import type { AppEnv } from "../types";
+import { encode, etagFor, matchingTag, negotiate, type Encoding } from "./encoding";
 
-const JSON_TYPE = "application/json; charset=UTF-8";
+export const JSON_TYPE = "application/json; charset=UTF-8";
 
 /** Weak validator from a fast non-cryptographic hash: only has to change when the bytes do. */
-const etagOf = (json: string) => `W/"${Bun.hash(json).toString(36)}-${json.length.toString(36)}"`;
+export const etagOf = (json: string) => `W/"${Bun.hash(json).toString(36)}-${json.length.toString(36)}"`;
 
-function matches(header: string | undefined, tag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === "*") return true;
-  // Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
-  const bare = tag.slice(2);
-  return header.split(",").some((t) => {
-    const v = t.trim();
-    return v === tag || v === bare || `W/${v}` === tag;
-  });
+/** UTF-8 length of `text` ≥ min, without measuring when the UTF-16 length already decides. */
+const atLeast = (text: string, min: number) => text.length >= min || (text.length * 3 >= min && Buffer.byteLength(text) >= min);
+
+/**
+ * The coding for this body (undefined: identity): none unless compression is on
+ * (middleware/compress.ts sets the threshold), the body reaches COMPRESS_MIN_BYTES and the
+ * client accepts one.
+ */
+export function pickEncoding(c: Context<AppEnv>, body: string | Uint8Array): Encoding | undefined {
+  const opts = c.get("compression");
+  if (opts === undefined) return undefined;
+  const big = typeof body === "string" ? atLeast(body, opts.minBytes) : body.byteLength >= opts.minBytes;
+  return big ? negotiate(c.req.header("accept-encoding")) : undefined;
+}
+
+/**
+ * The body in the chosen coding, with Content-Encoding (and Content-Length for HEAD, see below).
+ * With `memoKey` (the compressed body's ETag) a body compressed before is taken from the memo.
+ */
+export function encodedBody(
+  c: Context<AppEnv>,
+  body: string | Uint8Array<ArrayBuffer>,
+  encoding: Encoding | undefined,
+  headers: Record<string, string>,
+  memoKey?: string,
+) {
+  let out: string | Uint8Array<ArrayBuffer> = body;
+  if (encoding) {
+    const memo = memoKey === undefined ? undefined : c.get("compression")?.memo;
+    const kept = memo?.get(memoKey!);
+    if (kept) out = kept;
+    else {
+      const stats = c.get("stats");
+      out = encode(body, encoding, stats) as Uint8Array<ArrayBuffer>;
+      if (stats) stats.encoding = encoding;
+      memo?.set(memoKey!, out);
+    }
+    headers["content-encoding"] = encoding;
+  }
+  // hono answers HEAD with the GET's headers and no body, and Bun then sends Content-Length: 0
+  // unless one is set: so HEAD states the length the GET's body has.
+  if (c.req.method === "HEAD") headers["content-length"] = String(typeof out === "string" ? Buffer.byteLength(out) : out.byteLength);
+  return { out, headers };
 }
 
 /**
  * Send JSON text that is already serialized (a cache hit is sent as stored, never re-parsed),
- * with an ETag and a 304 for a matching If-None-Match on GET. This replaces hono/etag, which
- * SHA-1s every response body through a stream: measured here at ~50 µs per request, more than
- * the rest of the middleware stack together, on a read that Redis answers in ~100 µs.
+ * with an ETag and a 304 for a matching If-None-Match on GET and HEAD. This replaces hono/etag,
+ * which SHA-1s every response body through a stream: measured here at ~50 µs per request, more
+ * than the rest of the middleware stack together, on a read that Redis answers in ~100 µs.
+ *
+ * Compressed bodies get their coding's ETag (encoding.ts); an If-None-Match naming the same
+ * JSON in any coding is a 304 that repeats the tag the client holds.
  */
-export function sendJson(c: Context, json: string, status: 200 | 201 = 200): Response {
-  if (c.req.method === "GET" && status === 200) {
-    const tag = etagOf(json);
-    c.header("ETag", tag);
-    if (matches(c.req.header("if-none-match"), tag)) return c.body(null, 304);
+export function sendJson(c: Context<AppEnv>, json: string, status: 200 | 201 = 200): Response {
+  if (c.get("compression") !== undefined) {
+    // Negotiable whatever this body's size: the next one under this URL may be large.
+    c.set("negotiated", true);
+    c.header("Vary", "Accept-Encoding", { append: true });
   }
-  return c.body(json, status, { "content-type": JSON_TYPE });
+  const encoding = pickEncoding(c, json);
+  let current: string | undefined;
+  if ((c.req.method === "GET" || c.req.method === "HEAD") && status === 200) {
+    const tag = etagOf(json);
+    current = etagFor(tag, encoding);
+    const held = matchingTag(c.req.header("if-none-match"), tag);
+    if (held !== undefined) {
+      c.header("ETag", held === "*" ? current : held.startsWith("W/") ? held : `W/${held}`);
+      return c.body(null, 304);
+    }
+    c.header("ETag", current);
+  }
+  // The coding's ETag names these exact bytes: the memo key of the compressed body.
+  const { out, headers } = encodedBody(c, json, encoding, { "content-type": JSON_TYPE }, current);
+  return c.body(out, status, headers);
 }

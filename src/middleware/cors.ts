@@ -2,9 +2,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 
 /** Request headers a browser app may send cross-origin (anything else fails its preflight). */
-export const CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "If-None-Match", "X-Request-Id", "Idempotency-Key", "Hotpath-LSN"];
+export const CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "If-None-Match", "If-Match", "X-Request-Id", "Idempotency-Key", "Hotpath-LSN"];
 /** Response headers its JavaScript may read, beyond the CORS-safelisted ones. */
-export const CORS_EXPOSE_HEADERS = ["Server-Timing", "X-Request-Id", "ETag", "Retry-After", "Location", "WWW-Authenticate", "Hotpath-LSN"];
+export const CORS_EXPOSE_HEADERS = ["Server-Timing", "X-Request-Id", "ETag", "Retry-After", "Location", "WWW-Authenticate", "Hotpath-LSN", "Allow"];
 const READS = ["GET", "HEAD"];
 const ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -30,7 +30,8 @@ const preflightMethod = (c: Context) =>
  * hono/cors, applied only where CORS_ORIGINS allows it, so that an origin that is not allowed
  * gets no CORS header at all (hono's cors would still send Access-Control-Expose-Headers).
  * Preflights are answered here, before the body checks and the 404 handler; one that is refused
- * is still a 204, just without CORS headers, which is what makes the browser refuse the call.
+ * goes on to allowed-methods.ts, which answers every OPTIONS with a 204 (and `Allow` on a known
+ * path) — without CORS headers, which is what makes the browser refuse the call.
  *
  * No Access-Control-Allow-Credentials: the API authenticates with a bearer token, never a
  * cookie, so a page on another origin has nothing of the user's to send along.
@@ -46,7 +47,8 @@ export function corsPolicy({ origins, maxAgeS }: CorsPolicyOptions): MiddlewareH
       const asked = preflightMethod(c);
       if (asked !== undefined) c.set("preflight", true);
       if (READS.includes(asked ?? c.req.method)) return allowReads(c, next);
-      if (asked !== undefined) return c.body(null, 204); // refused: no CORS headers
+      // Refused: no CORS headers; answered like any OPTIONS (allowed-methods.ts: 204 with Allow).
+      if (asked !== undefined) return next();
       await next();
     };
   }
@@ -60,7 +62,7 @@ export function corsPolicy({ origins, maxAgeS }: CorsPolicyOptions): MiddlewareH
     if (origin !== undefined && listed.has(origin)) return allowListed(c, next); // adds Vary: Origin
     if (preflight) {
       c.header("Vary", "Origin");
-      return c.body(null, 204); // refused: no CORS headers
+      return next(); // refused: no CORS headers; allowed-methods.ts answers it (204 with Allow)
     }
     await next();
     // A listed origin would have got CORS headers: caches must key this answer by Origin too.

@@ -31,10 +31,12 @@ export function timingHeader(stats: RequestStats, totalMs: number): string {
   const db = ms(stats.dbMs);
   const pool = ms(stats.poolMs);
   const cache = stats.cacheResult ? ms(stats.cacheMs) : 0;
-  const app = Math.max(0, ms(total - db - pool - cache));
+  const compress = stats.encoding ? ms(stats.compressMs) : 0;
+  const app = Math.max(0, ms(total - db - pool - cache - compress));
   let header = `db;dur=${db.toFixed(2)};desc="${plural(stats.queries)}"`;
   if (stats.queries > 0) header += `,pool;dur=${pool.toFixed(2)}`;
   if (stats.cacheResult) header += `,cache;dur=${cache.toFixed(2)};desc="${stats.cacheResult}"`;
+  if (stats.encoding) header += `,compress;dur=${compress.toFixed(2)};desc="${stats.encoding}"`;
   header += `,app;dur=${app.toFixed(2)},total;dur=${total.toFixed(2)}`;
   if (stats.trace) header += `,traceparent;desc="${stats.trace.traceparent}"`;
   return header;

@@ -28,6 +28,9 @@ export class RequestStats {
   cacheMs = 0;
   cacheOps = 0;
   cacheResult: CacheResult | undefined;
+  /** Time spent compressing this response (Server-Timing `compress`), and the coding used. */
+  compressMs = 0;
+  encoding: string | undefined = undefined;
   /** Statement texts, kept only when somebody asked (plan capture, N+1 detection). */
   readonly statements: QueryRecord[] = [];
   route = "";

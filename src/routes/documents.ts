@@ -1,9 +1,11 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, sql, type SQL } from "drizzle-orm";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { caller } from "../auth/authorize";
-import { documentColumns } from "../db/queries";
-import { documents, documentStatus } from "../db/schema";
+import type { Db } from "../db/client";
+import { docWithAuthorColumns, documentColumns } from "../db/queries";
+import { documents, documentStatus, users } from "../db/schema";
+import { ifMatchOf, requireMatch, type Tx } from "../lib/preconditions";
 import { ApiError, forbidden, notFound } from "../lib/errors";
 import { idParam, id as idSchema, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
@@ -33,10 +35,40 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
     const me = caller(c);
     return me.admin ? eq(documents.id, id) : and(eq(documents.id, id), eq(documents.userId, me.userId));
   };
+  const notOwner = () => forbidden("only the document's owner or an admin may change it");
   const refusal = async (id: number) => {
     const [row] = await db.select({ id: documents.id }).from(documents).where(eq(documents.id, id));
-    return row ? forbidden("only the document's owner or an admin may change it") : notFound("document");
+    return row ? notOwner() : notFound("document");
   };
+
+  /**
+   * Runs a write of document `id`. Without If-Match: one statement whose WHERE carries the
+   * ownership test. With it: in a transaction, the GET's representation read FOR UPDATE (the
+   * document row only; the author's name is part of the ETag but not locked), then 404/403 before
+   * the precondition (RFC 9110 §13.2.1: a failed precondition is only reported for a request that
+   * would otherwise succeed), then 412 or the write (lib/preconditions.ts).
+   */
+  async function conditionally<T>(c: Context<AppEnv>, id: number, write: (q: Db | Tx, where: SQL | undefined) => Promise<T | undefined>): Promise<T> {
+    const ifMatch = ifMatchOf(c);
+    if (ifMatch === undefined) {
+      const done = await write(db, ownedBy(c, id));
+      if (done === undefined) throw await refusal(id);
+      return done;
+    }
+    return db.transaction(async (tx) => {
+      const [current] = await tx
+        .select(docWithAuthorColumns)
+        .from(documents)
+        .innerJoin(users, eq(users.id, documents.userId))
+        .where(eq(documents.id, id))
+        .for("update", { of: documents });
+      if (!current) throw notFound("document");
+      const me = caller(c);
+      if (!me.admin && current.userId !== me.userId) throw notOwner();
+      requireMatch(ifMatch, current);
+      return (await write(tx, eq(documents.id, id)))!;
+    });
+  }
 
   return new Hono<AppEnv>()
     .get("/:id", validate("param", idParam), async (c) => {
@@ -71,22 +103,14 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
     })
     .patch("/:id", validate("param", idParam), validate("json", updateDocument), async (c) => {
       const { id } = c.req.valid("param");
-      const [doc] = await db
-        .update(documents)
-        .set({ ...c.req.valid("json"), updatedAt: sql`now()` })
-        .where(ownedBy(c, id))
-        .returning(documentColumns);
-      if (!doc) throw await refusal(id);
+      const fields = { ...c.req.valid("json"), updatedAt: sql`now()` };
+      const doc = await conditionally(c, id, async (q, where) => (await q.update(documents).set(fields).where(where).returning(documentColumns))[0]);
       await evictFor(doc);
       return c.json(doc);
     })
     .delete("/:id", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
-      const [doc] = await db
-        .delete(documents)
-        .where(ownedBy(c, id))
-        .returning({ id: documents.id, userId: documents.userId });
-      if (!doc) throw await refusal(id);
+      const doc = await conditionally(c, id, async (q, where) => (await q.delete(documents).where(where).returning({ id: documents.id, userId: documents.userId }))[0]);
       await evictFor(doc);
       return c.body(null, 204);
     });

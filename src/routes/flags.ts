@@ -1,8 +1,10 @@
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { adminOnly } from "../auth/authorize";
+import type { Db } from "../db/client";
 import { flagColumns } from "../db/queries";
+import { ifMatchOf, requireMatch, type Tx } from "../lib/preconditions";
 import { featureFlags } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { sendJson } from "../lib/respond";
@@ -44,16 +46,29 @@ export function flagsRouter({ database, queries, cache, keys, env }: Deps) {
       const { key } = c.req.valid("param");
       const body = c.req.valid("json");
       const values = { key, enabled: body.enabled, value: body.value ?? null, description: body.description ?? null };
-      const [row] = await database.db
-        .insert(featureFlags)
-        .values(values)
-        .onConflictDoUpdate({
-          target: featureFlags.key,
-          set: { enabled: values.enabled, value: values.value, description: values.description, updatedAt: sql`now()` },
-        })
-        // xmax = 0 only on a freshly inserted row: tells a create (201) from an update (200) in
-        // the same single statement.
-        .returning({ ...flagColumns, created: sql<boolean>`(xmax = 0)` });
+      const upsert = async (q: Db | Tx) =>
+        (
+          await q
+            .insert(featureFlags)
+            .values(values)
+            .onConflictDoUpdate({
+              target: featureFlags.key,
+              set: { enabled: values.enabled, value: values.value, description: values.description, updatedAt: sql`now()` },
+            })
+            // xmax = 0 only on a freshly inserted row: tells a create (201) from an update (200) in
+            // the same single statement.
+            .returning({ ...flagColumns, created: sql<boolean>`(xmax = 0)` })
+        )[0];
+      const ifMatch = ifMatchOf(c);
+      const row =
+        ifMatch === undefined
+          ? await upsert(database.db)
+          : await database.db.transaction(async (tx) => {
+              // GET /flags/:key's representation; no flag yet means no current version to match (412).
+              const [current] = await tx.select(flagColumns).from(featureFlags).where(eq(featureFlags.key, key)).for("update");
+              requireMatch(ifMatch, current);
+              return upsert(tx);
+            });
       await cache.evict(keys.flag(key), keys.flags());
       const { created, ...flag } = row!;
       if (created) {

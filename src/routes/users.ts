@@ -7,7 +7,9 @@ import { notFound } from "../lib/errors";
 import { idParam, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
-import { userColumns } from "../db/queries";
+import type { Db } from "../db/client";
+import { publicUserColumns, userColumns } from "../db/queries";
+import { ifMatchOf, requireMatch, type Tx } from "../lib/preconditions";
 import { authenticate } from "../middleware/authenticate";
 import type { AppEnv, Deps } from "../types";
 
@@ -62,16 +64,23 @@ export function usersRouter(deps: Deps) {
       },
       validate("json", updateUser),
       async (c) => {
-      const { id } = c.req.valid("param");
-      const body = c.req.valid("json");
-      const [user] = await db
-        .update(users)
-        .set({ ...body, updatedAt: sql`now()` })
-        .where(eq(users.id, id))
-        .returning(userColumns);
-      if (!user) throw notFound("user");
-      await cache.evict(keys.user(id));
-      return c.json(user);
+        const { id } = c.req.valid("param");
+        const update = async (q: Db | Tx) =>
+          (await q.update(users).set({ ...c.req.valid("json"), updatedAt: sql`now()` }).where(eq(users.id, id)).returning(userColumns))[0];
+        const ifMatch = ifMatchOf(c);
+        const user =
+          ifMatch === undefined
+            ? await update(db)
+            : await db.transaction(async (tx) => {
+                // The public profile is what GET /users/:id sends, so its ETag is the one to match.
+                const [current] = await tx.select(publicUserColumns).from(users).where(eq(users.id, id)).for("update");
+                if (!current) return undefined;
+                requireMatch(ifMatch, current);
+                return update(tx);
+              });
+        if (!user) throw notFound("user");
+        await cache.evict(keys.user(id));
+        return c.json(user);
       },
     );
 }

@@ -99,6 +99,7 @@ export function renderMarkdown(r: Results): string {
       `${ms(c(l.b)!.cpuMsPerReq.server)} → ${ms(c(l.a)!.cpuMsPerReq.server)}`, `${ms(c(l.b)!.cpuMsPerReq.postgres)} → ${ms(c(l.a)!.cpuMsPerReq.postgres)}`,
       l.target ? `≥ ${l.target} ${l.rps.median >= l.target ? "✅" : "❌"}` : "(reported)",
     ])), "");
+  }
   if (r.compression?.length) {
     out.push("## Compression: `Accept-Encoding: br, gzip` vs none (one server, interleaved)", "");
     const nm = (k: string | undefined, f: (s: NonNullable<ReturnType<typeof c>>) => string) => (k && c(k) ? f(c(k)!) : "—");

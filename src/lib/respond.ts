@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { currentStats } from "../obs/context";
 
 const JSON_TYPE = "application/json; charset=UTF-8";
 
@@ -23,6 +24,8 @@ function matches(header: string | undefined, tag: string): boolean {
  * the rest of the middleware stack together, on a read that Redis answers in ~100 µs.
  */
 export function sendJson(c: Context, json: string, status: 200 | 201 = 200): Response {
+  // A value past its TTL (README "Grace"): visible to clients, not only in Server-Timing.
+  if (currentStats()?.stale) c.header("X-Cache", "stale");
   if (c.req.method === "GET" && status === 200) {
     const tag = etagOf(json);
     c.header("ETag", tag);

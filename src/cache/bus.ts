@@ -25,10 +25,11 @@ export const busChannel = (prefix: string) => `${prefix}:inv`;
  */
 export function createRedisBus(client: Redis | Cluster, channel: string, onError?: (err: Error) => void): InvalidationBus {
   // Resubscribing is done here, on "ready", so `connected` flips only once the server said yes.
-  const sub: Redis | Cluster =
-    client.isCluster
-      ? (client as Cluster).duplicate(undefined, { redisOptions: { autoResubscribe: false } })
-      : (client as Redis).duplicate({ autoResubscribe: false, enableOfflineQueue: false });
+  // Named, so an operator (or a test) can find it in CLIENT LIST.
+  const connectionName = `l1-bus:${channel}`;
+  const sub: Redis | Cluster = client.isCluster
+    ? (client as Cluster).duplicate(undefined, { redisOptions: { autoResubscribe: false, connectionName } })
+    : (client as Redis).duplicate({ autoResubscribe: false, enableOfflineQueue: false, connectionName });
   const invalidate: ((key: string) => void)[] = [];
   const state: ((connected: boolean) => void)[] = [];
   let connected = false;

@@ -1,5 +1,6 @@
 import type { Options } from "./config";
 import type { Plan } from "./explain";
+import type { Invalidation } from "./l1";
 import { AUTH_ENDPOINTS, POOL_ENDPOINTS, type Cells } from "./scenarios";
 import { pairedRatio, summarize, type Spread, type Summary } from "./stats";
 import { ENDPOINTS } from "./zipf";
@@ -36,6 +37,10 @@ export interface Results {
   instrumentation: Ratio[];
   /** Bearer JWT verification (+ abuse limits) on ÷ AUTH=off, on a write and a cached read. */
   auth: Ratio[];
+  /** L1 on and off ÷ the raw ioredis server, on the cached profile read (the l1 phase). */
+  l1: Ratio[];
+  /** Write through one instance → the other's L1 drops the key (the l1 phase). */
+  invalidation: { probes: number; p50Ms: number; p99Ms: number; maxMs: number; staleReads: number; fromSendP50Ms: number; fromSendP99Ms: number } | null;
   pool: { endpoints: string[]; sizes: number[]; score: Record<number, number>; recommended: number; reason: string } | null;
   explain: Plan[];
   targets: Target[];
@@ -49,7 +54,13 @@ const LIMITS: [string, string, string, number | undefined][] = [
   ["raw ioredis server ÷ fixed body", "limit-redis/profile", "limit-fixed/profile", undefined],
 ];
 
-export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Record<string, unknown>): Results {
+/** Nearest-rank percentile. */
+const percentile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+};
+
+export function buildResults(o: Options, raw: Cells, explain: Plan[], inv: Invalidation, meta: Record<string, unknown>): Results {
   const cells: Record<string, Cell> = {};
   for (const [key, m] of Object.entries(raw)) {
     const [server, endpoint] = key.split("/") as [string, string];
@@ -73,6 +84,22 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   const limits = LIMITS.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
   const instrumentation = ["profile"].flatMap((e) => ratio(`${e}: on ÷ off`, `instr-on/${e}`, `instr-off/${e}`));
   const auth = AUTH_ENDPOINTS.flatMap((e) => ratio(`${e}: on ÷ off`, `auth-on/${e}`, `auth-off/${e}`));
+  const l1 = [
+    ...ratio("cached profile read, L1 hit ÷ raw ioredis server", "l1-on/profile", "l1-raw/profile", 1.5),
+    ...ratio("cached profile read, L1 off ÷ raw ioredis server", "l1-off/profile", "l1-raw/profile", 0.85),
+  ];
+  const d = inv.delaysMs;
+  const invalidation = d.length
+    ? {
+        probes: d.length,
+        p50Ms: percentile(d, 0.5),
+        p99Ms: percentile(d, 0.99),
+        maxMs: Math.max(...d),
+        staleReads: inv.stale,
+        fromSendP50Ms: percentile(inv.fromSendMs, 0.5),
+        fromSendP99Ms: percentile(inv.fromSendMs, 0.99),
+      }
+    : null;
 
   let pool: Results["pool"] = null;
   const endpoints: string[] = [...POOL_ENDPOINTS];
@@ -106,7 +133,9 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   }
   const indexed = explain.find((pl) => pl.label.startsWith("first page, with"));
   if (indexed) targets.push({ name: "list query execution with the index (ms)", target: "< 1 ms", value: indexed.executionMs, met: indexed.executionMs < 1 });
+  for (const r of l1) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
+  if (invalidation) targets.push({ name: "L1 invalidation delay between two instances, p99 (ms)", target: "< 50 ms", value: invalidation.p99Ms, met: invalidation.p99Ms < 50 });
   for (const r of limits) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
 
-  return { meta, cells, beforeAfter, limits, instrumentation, auth, pool, explain, targets };
+  return { meta, cells, beforeAfter, limits, instrumentation, auth, l1, invalidation, pool, explain, targets };
 }

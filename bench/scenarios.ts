@@ -46,12 +46,12 @@ export function serviceEnv(o: Options, extra: Record<string, string> = {}): Reco
   };
 }
 
-const service = (o: Options, name: string, extra: Record<string, string> = {}) =>
+export const service = (o: Options, name: string, extra: Record<string, string> = {}) =>
   startServer(name, ["bun", "run", "src/index.ts"], serviceEnv(o, extra), "/readyz");
 
 type Say = (s: string) => void;
 
-async function merge(cells: Cells, endpoint: string, got: Record<string, Measured>) {
+export async function merge(cells: Cells, endpoint: string, got: Record<string, Measured>) {
   for (const [key, m] of Object.entries(got)) {
     const cell = (cells[`${key}/${endpoint}`] ??= { warmup: [], windowS: m.windowS, samples: [] });
     cell.warmup.push(...m.warmup);
@@ -74,7 +74,7 @@ export async function mainPhase(o: Options, gen: Generator, w: Workload, cells: 
   servers.push(after);
   const naive = withBefore ? await start("before", ["bun", "run", "bench/naive/server.ts"], { DATABASE_URL: dbUrl(p.naiveDb) }) : undefined;
   const limitEnv = serviceEnv(o);
-  const redis = withLimits ? await start("limit-redis", ["bun", "run", "bench/limits/redis.ts"], limitEnv) : undefined;
+  const redis = withLimits ? await start("limit-redis", ["bun", "run", "bench/limits/redis.ts"], { ...limitEnv, REDIS_KEY_PREFIX: rawPrefix(o) }) : undefined;
   const pg = withLimits ? await start("limit-pg", ["bun", "run", "bench/limits/postgres.ts"], limitEnv) : undefined;
   const fixed = withLimits ? await start("limit-fixed", ["bun", "run", "bench/limits/fixed.ts"], {}) : undefined;
   for (const e of ENDPOINTS) {
@@ -136,6 +136,12 @@ export async function authPhase(o: Options, gen: Generator, w: Workload, cells: 
     await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows, (s) => say(`auth ${e} · ${s}`)));
   }
 }
+
+/**
+ * The raw ioredis server's own keys: it stores plain JSON where the service stores its entry
+ * format (fresh-until|json), so sharing keys would turn the service's hits into misses.
+ */
+export const rawPrefix = (o: Options) => `${o.profile.redisPrefix}-raw`;
 
 export const POOL_ENDPOINTS = ["first", "doc-cold"] as const;
 

@@ -22,6 +22,9 @@ const expectedCells = [
   "auth-on/profile",
   "auth-off/profile",
   ...QUICK_POOLS.flatMap((n) => [`pool-${n}/first`, `pool-${n}/doc-cold`]),
+  "l1-on/profile",
+  "l1-off/profile",
+  "l1-raw/profile",
 ];
 const finitePositive = (x: number) => Number.isFinite(x) && x > 0;
 
@@ -71,6 +74,13 @@ test(
     for (const l of [...r.limits, ...r.instrumentation, ...r.auth]) {
       for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
     }
+    // Cache tiers: L1 on and off ÷ raw; the invalidation probes all saw the write.
+    expect(r.l1.map((l) => l.a)).toEqual(["l1-on/profile", "l1-off/profile"]);
+    for (const l of r.l1) for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
+    expect(r.cells["l1-on/profile"]!.summary.hitRatio).toBeGreaterThan(0);
+    expect(r.invalidation).not.toBeNull();
+    expect(r.invalidation!.probes).toBe(20);
+    for (const v of [r.invalidation!.p50Ms, r.invalidation!.p99Ms, r.invalidation!.maxMs]) expect(Number.isFinite(v) && v >= 0).toBe(true);
     // Pool sweep: a recommendation among the sizes tried.
     expect(r.pool).not.toBeNull();
     expect(QUICK_POOLS).toContain(r.pool!.recommended);
@@ -82,7 +92,7 @@ test(
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
-    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Authentication cost", "Pool size", "EXPLAIN ANALYZE"]) {
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Authentication cost", "Pool size", "Cache tiers", "invalidation delay", "EXPLAIN ANALYZE"]) {
       expect(md).toContain(heading);
     }
     expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);

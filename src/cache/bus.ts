@@ -28,7 +28,10 @@ export function createRedisBus(client: Redis | Cluster, channel: string, onError
   // Named, so an operator (or a test) can find it in CLIENT LIST.
   const connectionName = `l1-bus:${channel}`;
   const sub: Redis | Cluster = client.isCluster
-    ? (client as Cluster).duplicate(undefined, { redisOptions: { autoResubscribe: false, connectionName } })
+    ? (client as Cluster).duplicate(undefined, {
+        // duplicate() merges shallowly: keep the node options (timeouts, retries) and add ours.
+        redisOptions: { ...(client as Cluster).options.redisOptions, autoResubscribe: false, connectionName },
+      })
     : (client as Redis).duplicate({ autoResubscribe: false, enableOfflineQueue: false, connectionName });
   const invalidate: ((key: string) => void)[] = [];
   const state: ((connected: boolean) => void)[] = [];
@@ -50,7 +53,8 @@ export function createRedisBus(client: Redis | Cluster, channel: string, onError
       if (!closing) sub.disconnect(true);
     }
   });
-  for (const ev of ["close", "end", "reconnecting"]) sub.on(ev, () => set(false));
+  // At shutdown the connection ends on purpose: nothing to announce.
+  for (const ev of ["close", "end", "reconnecting"]) sub.on(ev, () => (closing ? (connected = false) : set(false)));
   sub.on("message", (ch: string, key: string) => {
     if (ch !== channel) return;
     for (const fn of invalidate) fn(key);

@@ -181,6 +181,19 @@ test("a Redis hit read before an eviction whose message arrived first does not e
   }
 });
 
+test("without Redis (the in-process store) CACHE_L1=on changes nothing: no L1, no bus", async () => {
+  const m = await harness("l1-memory", { redis: false, env: L1_ENV });
+  try {
+    expect(m.services.cache.l1BusConnected).toBeUndefined();
+    const id = (await (await m.request("/users", { method: "POST", as: "admin", json: { email: "m@example.com", name: "m" } })).json()).id;
+    const descs: (string | undefined)[] = [];
+    for (let i = 0; i < 3; i++) descs.push(cacheDesc(await m.request(`/users/${id}`)));
+    expect(descs).toEqual(["miss", "hit", "hit"]);
+  } finally {
+    await m.close();
+  }
+});
+
 test("CACHE_L1_CLASSES: class:ttlMs pairs; a bad one names the variable", () => {
   expect(parseEnv({ CACHE_L1_CLASSES: "profiles:500, flags:2000" }).CACHE_L1_CLASSES).toEqual({ profiles: 500, flags: 2000 });
   expect(parseEnv({}).CACHE_L1_CLASSES).toEqual({ profiles: 2000, flags: 2000, user_stats: 1000, global_stats: 1000 });
@@ -210,6 +223,11 @@ test("two spawned processes: a write through one is seen by the other once the b
     expect(res.status).toBe(200);
     expect(await eventually(async () => (await get()).name === "respawned")).toBe(true);
     for (let i = 0; i < 20; i++) expect((await get()).name).toBe("respawned");
+    // Its bus connection killed: the process says so, and again once it has resubscribed.
+    for (const cid of await busClientIds()) await h.redis.client("KILL", "ID", cid);
+    expect(await c.waitFor("cache invalidation bus disconnected: L1 bypassed and cleared until resubscribed")).toBe(true);
+    const subscribed = () => c!.output().split("cache invalidation bus subscribed").length - 1;
+    expect(await eventually(() => subscribed() === 2)).toBe(true);
   } finally {
     await c?.stop();
     await a.stop();

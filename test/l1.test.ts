@@ -66,6 +66,7 @@ describe("L1 across two instances", () => {
     expect(metrics).toMatch(/^cache_operations_total\{op="get",result="l1-hit",layer="l1"\} [1-9]/m);
     expect(metrics).toMatch(/^cache_operations_total\{op="get",result="miss",layer="redis"\} 1$/m);
     expect(metrics).toContain("cache_l1_bus_connected 1");
+    expect(metrics).toMatch(/^cache_l1_entries [1-9]/m);
   });
 
   test("a write through one instance evicts the other's L1: once delivered, never the old value again", async () => {

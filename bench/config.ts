@@ -45,6 +45,8 @@ export interface Profile {
   nextPage: number;
   pageSize: number;
   explainRepeats: number;
+  /** Writes whose propagation to the other instance's L1 is timed (the l1 phase). */
+  invalidationProbes: number;
   results: string;
 }
 
@@ -70,6 +72,7 @@ const full: Profile = {
   nextPage: 5,
   pageSize: 20,
   explainRepeats: 5,
+  invalidationProbes: 200,
   results: "latest",
 };
 
@@ -92,10 +95,11 @@ const quick: Profile = {
   poolSizes: [1, 4],
   sweepWindows: 1,
   explainRepeats: 2,
+  invalidationProbes: 20,
   results: "quick",
 };
 
-export const SCENARIOS = ["before", "after", "limits", "instrumentation", "tracing", "auth", "pool", "workers", "replica", "compression"] as const;
+export const SCENARIOS = ["before", "after", "limits", "instrumentation", "tracing", "auth", "pool", "workers", "replica", "compression", "l1"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {

@@ -65,8 +65,8 @@ function connection(thread: number): Promise<void> {
             record((performance.now() - sentAt) * 1000);
             bytes += total;
             if (Number(head.slice(9, 12)) > 399) errors.status++;
-            const cache = /\r\n(?:server-timing:[^\r]*desc="|x-cache: *)(hit|miss)/i.exec(head)?.[1];
-            if (cache === "hit") hits++;
+            const cache = /\r\n(?:server-timing:[^\r]*desc="|x-cache: *)(l1-hit|hit|miss)/i.exec(head)?.[1];
+            if (cache === "hit" || cache === "l1-hit") hits++;
             else if (cache === "miss") misses++;
             buf = buf.slice(total);
             if (performance.now() >= deadline) return void s.end();

@@ -109,6 +109,23 @@ export function renderMarkdown(r: Results): string {
       `${cpu(c(l.none)!.cpuMsPerReq.server)} → ${cpu(c(l.compressed)!.cpuMsPerReq.server)} · ${nm(l.nomemo, (s) => cpu(s.cpuMsPerReq.server))}`,
     ])), "", "Bytes include the status line and headers. The profile (~200 B of JSON) is under COMPRESS_MIN_BYTES: it is not compressed, only negotiated. \"no memo\": a second server with COMPRESS_MEMO_BYTES=0, every compressed response runs the encoder.", "");
   }
+  if (r.l1?.length) {
+    out.push("## Cache tiers: cached profile read with L1 on and off ÷ raw Bun + ioredis server", "");
+    out.push(table(["comparison", "req/s", "raw req/s", "ratio [min–max]", "avg → raw avg", "target"], r.l1.map((l) => [
+      l.name, num(c(l.a)!.rps.median), num(c(l.b)!.rps.median), range(l.rps, (v) => v.toFixed(2)),
+      `${ms(c(l.a)!.avgMs.median)} → ${ms(c(l.b)!.avgMs.median)}`, l.target ? `≥ ${l.target} ${l.rps.median >= l.target ? "✅" : "❌"}` : "",
+    ])), "");
+  }
+  if (r.invalidation) {
+    const v = r.invalidation;
+    out.push("## L1 invalidation delay between two instances", "");
+    out.push(
+      `A PATCH through one instance, then back-to-back reads through another whose L1 held the profile: time from the PATCH's response to the send time of the first read that saw the write (resolution: one read round trip). ${v.probes} probes: ` +
+        `**p50 ${ms(v.p50Ms)}, p99 ${ms(v.p99Ms)}**, max ${ms(v.maxMs)}; ${v.staleReads} read(s) in all returned the old value after the write was acknowledged. ` +
+        `From the PATCH being sent (the write itself included): p50 ${ms(v.fromSendP50Ms)}, p99 ${ms(v.fromSendP99Ms)}.`,
+      "",
+    );
+  }
   if (r.pool) {
     const pl = r.pool;
     out.push("## Pool size sweep (DB_POOL_MAX)", "");

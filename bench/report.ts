@@ -1,5 +1,6 @@
 import type { Options } from "./config";
 import type { Plan } from "./explain";
+import type { Invalidation } from "./l1";
 import { AUTH_ENDPOINTS, COMPRESSION_ENDPOINTS, POOL_ENDPOINTS, TRACE_RATIOS, type Cells } from "./scenarios";
 import { pairedRatio, summarize, type Spread, type Summary } from "./stats";
 import { ENDPOINTS } from "./zipf";
@@ -42,6 +43,10 @@ export interface Results {
   scaleOut: Ratio[];
   /** Accept-Encoding: br, gzip vs none on one server: bytes and req/s per response, CPU per request. */
   compression: { endpoint: string; none: string; compressed: string; nomemo?: string; bytes: number; rps: Spread; serverCpu: number }[];
+  /** L1 on and off ÷ the raw ioredis server, on the cached profile read (the l1 phase). */
+  l1: Ratio[];
+  /** Write through one instance → the other's L1 drops the key (the l1 phase). */
+  invalidation: { probes: number; p50Ms: number; p99Ms: number; maxMs: number; staleReads: number; fromSendP50Ms: number; fromSendP99Ms: number } | null;
   pool: { endpoints: string[]; sizes: number[]; score: Record<number, number>; recommended: number; reason: string } | null;
   explain: Plan[];
   targets: Target[];
@@ -62,7 +67,13 @@ const SCALE_OUT: [string, string, string, number | undefined][] = [
   ["one replica ÷ primary only, next page", "replica-1/next", "primary-only/next", undefined],
 ];
 
-export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Record<string, unknown>): Results {
+/** Nearest-rank percentile. */
+const percentile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+};
+
+export function buildResults(o: Options, raw: Cells, explain: Plan[], inv: Invalidation, meta: Record<string, unknown>): Results {
   const cells: Record<string, Cell> = {};
   for (const [key, m] of Object.entries(raw)) {
     const [server, endpoint] = key.split("/") as [string, string];
@@ -88,6 +99,22 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   const tracing = TRACE_RATIOS.flatMap((t) => ratio(`profile: ratio ${t} ÷ off`, `trace-${t}/profile`, "trace-off/profile"));
   const scaleOut = SCALE_OUT.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
   const auth = AUTH_ENDPOINTS.flatMap((e) => ratio(`${e}: on ÷ off`, `auth-on/${e}`, `auth-off/${e}`));
+  const l1 = [
+    ...ratio("cached profile read, L1 hit ÷ raw ioredis server", "l1-on/profile", "l1-raw/profile", 1.5),
+    ...ratio("cached profile read, L1 off ÷ raw ioredis server", "l1-off/profile", "l1-raw/profile", 0.85),
+  ];
+  const d = inv.delaysMs;
+  const invalidation = d.length
+    ? {
+        probes: d.length,
+        p50Ms: percentile(d, 0.5),
+        p99Ms: percentile(d, 0.99),
+        maxMs: Math.max(...d),
+        staleReads: inv.stale,
+        fromSendP50Ms: percentile(inv.fromSendMs, 0.5),
+        fromSendP99Ms: percentile(inv.fromSendMs, 0.99),
+      }
+    : null;
 
   const compression = COMPRESSION_ENDPOINTS.filter((e) => raw[`compress-none/${e}`] && raw[`compress-br-gzip/${e}`]).map((e) => {
     const none = `compress-none/${e}`;
@@ -139,7 +166,8 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], meta: Reco
   }
   const indexed = explain.find((pl) => pl.label.startsWith("first page, with"));
   if (indexed) targets.push({ name: "list query execution with the index (ms)", target: "< 1 ms", value: indexed.executionMs, met: indexed.executionMs < 1 });
-  for (const r of [...limits, ...scaleOut]) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
+  for (const r of [...limits, ...scaleOut, ...l1]) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
+  if (invalidation) targets.push({ name: "L1 invalidation delay between two instances, p99 (ms)", target: "< 50 ms", value: invalidation.p99Ms, met: invalidation.p99Ms < 50 });
 
-  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, scaleOut, compression, pool, explain, targets };
+  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, scaleOut, compression, l1, invalidation, pool, explain, targets };
 }

@@ -9,13 +9,14 @@ import { explainList } from "./explain";
 import { pickGenerator, SPEC_DIR } from "./load";
 import { renderMarkdown } from "./markdown";
 import { buildResults } from "./report";
-import { authPhase, compressionPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, tracingPhase, type Cells } from "./scenarios";
+import { l1Phase, type Invalidation } from "./l1";
+import { authPhase, compressionPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
 import { replicaPhase, workersPhase } from "./scale-out";
 import type { Server } from "./servers";
 import { loadWorkload } from "./workload";
 import { multiplierFor, permute } from "./zipf";
 
-// `bun run bench [--quick] [--only before,after,limits,instrumentation,tracing,auth,pool,workers,replica,compression] [--rounds N]`
+// `bun run bench [--quick] [--only before,after,limits,instrumentation,tracing,auth,pool,workers,replica,compression,l1] [--rounds N]`
 // 1. data set (bench-owned databases), 2. EXPLAIN of the list query, 3. interleaved load phases,
 // 4. bench/results/<latest|quick|partial>.{md,json,svg}. See bench/config.ts for the knobs.
 
@@ -46,7 +47,7 @@ done(`hotpath bench (${p.name}): ${[...opts.only].join(", ")}; ${opts.rounds} ro
 const data = await ensureData(p, say);
 benchDatabases.push(p.db, p.naiveDb);
 done(`data: ${p.users} users, ${p.documents} documents in ${p.db} / ${p.naiveDb}${data.seeded ? " (seeded)" : ""}${data.copied ? " (naive copy made)" : ""}`);
-const prefixes = [p.redisPrefix, ...p.poolSizes.map((n) => poolPrefix(opts, n))];
+const prefixes = [p.redisPrefix, rawPrefix(opts), ...p.poolSizes.map((n) => poolPrefix(opts, n))];
 for (const prefix of prefixes) await flushPrefix(prefix);
 const workload = await loadWorkload(p);
 say("prewarming the tables");
@@ -58,6 +59,7 @@ say("EXPLAIN ANALYZE of the list query");
 const plans = await explainList(p, workload, hottest, deepest);
 
 const cells: Cells = {};
+const invalidation: Invalidation = { delaysMs: [], fromSendMs: [], stale: 0 };
 const servers: Server[] = [];
 const stopAll = async () => {
   for (const s of servers.splice(0)) await s.stop();
@@ -104,6 +106,10 @@ try {
       await replicaPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
+    if (opts.only.has("l1")) {
+      await l1Phase(opts, gen, workload, cells, invalidation, (s) => say(r + s), servers);
+      await stopAll();
+    }
   }
 } finally {
   await stopAll();
@@ -116,7 +122,7 @@ try {
 warnConcurrent();
 const pg = await Bun.$`psql --version`.nothrow().quiet().text();
 const commit = await Bun.$`git -C ${ROOT} rev-parse --short HEAD`.nothrow().quiet().text();
-const results = buildResults(opts, cells, plans, {
+const results = buildResults(opts, cells, plans, invalidation, {
   command: `bun run bench${Bun.argv.slice(2).length ? ` ${Bun.argv.slice(2).join(" ")}` : ""}`,
   profile: p.name,
   date: new Date().toISOString(),

@@ -104,7 +104,7 @@ export async function mainPhase(o: Options, gen: Generator, w: Workload, cells: 
   servers.push(after);
   const naive = withBefore ? await start("before", ["bun", "run", "bench/naive/server.ts"], { DATABASE_URL: dbUrl(p.naiveDb) }) : undefined;
   const limitEnv = serviceEnv(o);
-  const redis = withLimits ? await start("limit-redis", ["bun", "run", "bench/limits/redis.ts"], limitEnv) : undefined;
+  const redis = withLimits ? await start("limit-redis", ["bun", "run", "bench/limits/redis.ts"], { ...limitEnv, REDIS_KEY_PREFIX: rawPrefix(o) }) : undefined;
   const pg = withLimits ? await start("limit-pg", ["bun", "run", "bench/limits/postgres.ts"], limitEnv) : undefined;
   const fixed = withLimits ? await start("limit-fixed", ["bun", "run", "bench/limits/fixed.ts"], {}) : undefined;
   for (const e of ENDPOINTS) {
@@ -211,6 +211,12 @@ export async function compressionPhase(o: Options, gen: Generator, w: Workload, 
     await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows + 1, (m) => say(`compression ${e} · ${m}`)));
   }
 }
+
+/**
+ * The raw ioredis server's own keys: it stores plain JSON where the service stores its entry
+ * format (fresh-until|json), so sharing keys would turn the service's hits into misses.
+ */
+export const rawPrefix = (o: Options) => `${o.profile.redisPrefix}-raw`;
 
 export const POOL_ENDPOINTS = ["first", "doc-cold"] as const;
 

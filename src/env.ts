@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { L1_CLASSES, type L1Class } from "./cache/cache-aside";
 
 // Every knob in one place, parsed once. A bad value stops the process with the variable's name
 // rather than surfacing later as a confusing runtime error.
@@ -43,6 +44,21 @@ const corsOrigins = z
     return entries;
   })
   .optional();
+
+// "class:ttlMs,…" → { class: ttlMs }; see L1_CLASSES. Empty: L1 keeps nothing.
+const l1Classes = (def: string) => z.string().default(def).transform((value, ctx) => {
+  const out: Partial<Record<L1Class, number>> = {};
+  for (const entry of value.split(",").map((e) => e.trim()).filter(Boolean)) {
+    const [cls, ms] = entry.split(":");
+    const ttl = Number(ms);
+    if (!(L1_CLASSES as readonly string[]).includes(cls!) || !Number.isInteger(ttl) || ttl < 1) {
+      ctx.addIssue({ code: "custom", message: `"${entry}": expected class:ttlMs with class one of ${L1_CLASSES.join(", ")} and ttlMs ≥ 1` });
+      continue;
+    }
+    out[cls as L1Class] = ttl;
+  }
+  return out;
+});
 
 /** Bun.serve's largest idleTimeout (seconds); 0 disables it. */
 export const MAX_IDLE_TIMEOUT_S = 255;
@@ -133,6 +149,15 @@ const fields = {
   CACHE_TTL_FLAGS_S: int(60, 1),
   CACHE_TTL_NEGATIVE_S: int(10, 1),
   CACHE_TTL_JITTER_PCT: int(10, 0, 50),
+  // Past its TTL an entry is served stale (one background refresh per key), and while Postgres
+  // fails, for up to this long (README "Grace"). 0: off, entries expire at their TTL.
+  CACHE_GRACE_S: int(0, 0, 86_400),
+  // L1: an in-process LRU in front of Redis (README "Cache tiers"). Ignored without Redis.
+  CACHE_L1: z.enum(["on", "off"]).default("off"),
+  // Which data classes L1 keeps, each with its TTL in ms (the staleness L1 may add while the
+  // invalidation bus is slow; a write is announced to every instance at once).
+  CACHE_L1_CLASSES: l1Classes("profiles:2000,flags:2000,user_stats:1000,global_stats:1000"),
+  CACHE_L1_MAX_ENTRIES: int(10_000, 1),
 
   // off: no Server-Timing, no per-request accounting or telemetry (the benchmark's baseline).
   INSTRUMENTATION: z.enum(["on", "off"]).default("on"),

@@ -3,6 +3,7 @@ import { resolveKeySource } from "./auth/secret";
 import { createVerifier } from "./auth/verify";
 import type { Cluster, Redis } from "ioredis";
 import { createBreaker } from "./cache/breaker";
+import { busChannel, createRedisBus, type InvalidationBus } from "./cache/bus";
 import { createCacheAside } from "./cache/cache-aside";
 import { cacheKeys, KEY_VERSION } from "./cache/keys";
 import { createRedisStore } from "./cache/redis-store";
@@ -31,6 +32,7 @@ export function createStore(env: Env, onError?: (err: Error) => void): CacheStor
       clusterNodes,
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
       connectTimeoutMs: env.REDIS_CONNECT_TIMEOUT_MS,
+      channel: busChannel(env.REDIS_KEY_PREFIX),
       onError,
     });
   }
@@ -52,6 +54,20 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
   // With the offline queue off, commands sent before "ready" fail; wait briefly for the connection
   // (a dead Redis only delays startup by the connect timeout, then the service runs fail-open).
   if (!(await store.ready(env.REDIS_CONNECT_TIMEOUT_MS))) log.warn("cache not reachable at startup; serving from Postgres");
+  // L1 only over Redis: with the in-process store it would be a second copy of the same memory.
+  let bus: InvalidationBus | undefined;
+  if (env.CACHE_L1 === "on" && store.client) {
+    let lastBusError = 0;
+    bus = createRedisBus(store.client, busChannel(env.REDIS_KEY_PREFIX), (err) => {
+      if (Date.now() - lastBusError > 10_000) log.warn("cache invalidation bus error", { err: err.message });
+      lastBusError = Date.now();
+    });
+    bus.onState((up) =>
+      up
+        ? log.info("cache invalidation bus subscribed: L1 in use (cleared)")
+        : log.warn("cache invalidation bus disconnected: L1 bypassed and cleared until resubscribed"),
+    );
+  }
   let recovered!: () => void;
   const firstRecovery = new Promise<void>((r) => (recovered = r));
   const cache = createCacheAside({
@@ -60,6 +76,9 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     telemetry,
     negativeTtlS: env.CACHE_TTL_NEGATIVE_S,
     jitterPct: env.CACHE_TTL_JITTER_PCT,
+    graceS: env.CACHE_GRACE_S,
+    l1: bus && { ttlMs: env.CACHE_L1_CLASSES, maxEntries: env.CACHE_L1_MAX_ENTRIES, bus },
+    onRefreshError: (key, err) => log.debug("cache refresh failed (stale value served)", { key, err }),
     recovery: {
       // Cache entries only (the versioned namespace), never generation counters.
       match: `${env.REDIS_KEY_PREFIX}:${KEY_VERSION}:*`,
@@ -117,7 +136,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
       // next instance's recovery clamp bounds what that costs).
       const lost = await cache.flush();
       if (lost) log.warn("cache evictions not delivered at shutdown", { keys: lost });
-      await Promise.allSettled([database.close(), reads.close(), store.close(), tracer?.shutdown()]);
+      await Promise.allSettled([database.close(), reads.close(), store.close(), tracer?.shutdown(), bus?.close()]);
     },
   };
 }

@@ -28,6 +28,9 @@ const expectedCells = [
   ...["workers-1", "workers-2"].flatMap((s) => [`${s}/profile`, `${s}/first`]),
   ...["primary-only", "replica-1"].flatMap((s) => [`${s}/first`, `${s}/next`]),
   ...["list100", "profile"].flatMap((e) => [`compress-none/${e}`, `compress-br-gzip/${e}`, `compress-nomemo/${e}`]),
+  "l1-on/profile",
+  "l1-off/profile",
+  "l1-raw/profile",
 ];
 const finitePositive = (x: number) => Number.isFinite(x) && x > 0;
 
@@ -92,6 +95,13 @@ test(
     expect(r.compression[0]!.bytes).toBeLessThan(0.5);
     // Same body either way; only the digits of Server-Timing make the byte counts differ.
     expect(Math.abs(r.compression[1]!.bytes - 1)).toBeLessThan(0.02);
+    // Cache tiers: L1 on and off ÷ raw; the invalidation probes all saw the write.
+    expect(r.l1.map((l) => l.a)).toEqual(["l1-on/profile", "l1-off/profile"]);
+    for (const l of r.l1) for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
+    expect(r.cells["l1-on/profile"]!.summary.hitRatio).toBeGreaterThan(0);
+    expect(r.invalidation).not.toBeNull();
+    expect(r.invalidation!.probes).toBe(20);
+    for (const v of [r.invalidation!.p50Ms, r.invalidation!.p99Ms, r.invalidation!.maxMs]) expect(Number.isFinite(v) && v >= 0).toBe(true);
     // Pool sweep: a recommendation among the sizes tried.
     expect(r.pool).not.toBeNull();
     expect(QUICK_POOLS).toContain(r.pool!.recommended);
@@ -103,7 +113,7 @@ test(
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();
-    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Tracing cost", "Authentication cost", "Compression", "Pool size", "Scale-out", "EXPLAIN ANALYZE"]) {
+    for (const heading of ["Before → after", "Per endpoint", "after ÷ fastest", "Instrumentation", "Tracing cost", "Authentication cost", "Compression", "Pool size", "Scale-out", "Cache tiers", "invalidation delay", "EXPLAIN ANALYZE"]) {
       expect(md).toContain(heading);
     }
     expect(existsSync(`${ROOT}/bench/results/quick.svg`)).toBe(true);

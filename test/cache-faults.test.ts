@@ -1,3 +1,4 @@
+import { entryJson } from "../src/cache/cache-aside";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { createApp } from "../src/app";
@@ -71,7 +72,7 @@ test("paused Redis (SIGSTOP), breaker open: the PATCH's eviction is replayed bef
   }
   // Redis still holds the pre-write profile…
   const direct = new Redis(redis.url);
-  expect(JSON.parse((await direct.get(h.services.keys.user(id)))!).name).toBe("before");
+  expect(JSON.parse(entryJson(await direct.get(h.services.keys.user(id)))!).name).toBe("before");
   direct.disconnect();
   // …but the first read that goes to Redis again replays the eviction first.
   const first = await firstReadFromRedis(id);
@@ -92,7 +93,7 @@ test("Redis restarted from its dump (SAVE, kill -9, restart): evictions missed w
   expect(cacheDesc(patch)).toBe("bypass");
   await redis.start(); // same port, same dir: the old profile is back in Redis
   const direct = new Redis(redis.url);
-  expect(JSON.parse((await direct.get(h.services.keys.user(id)))!).name).toBe("saved");
+  expect(JSON.parse(entryJson(await direct.get(h.services.keys.user(id)))!).name).toBe("saved");
   direct.disconnect();
   const first = await firstReadFromRedis(id);
   expect(first).toEqual({ desc: "miss", name: "renamed" });
@@ -178,7 +179,7 @@ test("an instance killed while holding an undelivered eviction: the next instanc
     const direct = new Redis(redis.url);
     try {
       const key = `${prefix}:${KEY_VERSION}:{user:${id}}`;
-      expect(JSON.parse((await direct.get(key))!).name).toBe("old");
+      expect(JSON.parse(entryJson(await direct.get(key))!).name).toBe("old");
       expect(await direct.pttl(key)).toBeGreaterThan(60_000);
       // Instance B starts: its recovery clamps every cached entry to at most CACHE_RECOVERY_TTL_S.
       b = await createServices(testEnv(common), { migrate: false });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createBreaker } from "../src/cache/breaker";
+import { busChannel, createRedisBus } from "../src/cache/bus";
 import { createCacheAside } from "../src/cache/cache-aside";
 import { cacheKeys } from "../src/cache/keys";
 import { createRedisStore } from "../src/cache/redis-store";
@@ -13,7 +14,7 @@ let store: ReturnType<typeof createRedisStore>;
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
-  store = createRedisStore({ clusterNodes: cluster.nodes, commandTimeoutMs: 500, connectTimeoutMs: 2000 });
+  store = createRedisStore({ clusterNodes: cluster.nodes, commandTimeoutMs: 500, connectTimeoutMs: 2000, channel: busChannel("hpt-cluster") });
   expect(await store.ready(5000)).toBe(true);
 }, 30_000);
 afterAll(async () => {
@@ -42,4 +43,23 @@ test("cache-aside works across the slots of a 3-node cluster", async () => {
   }
   expect(loads).toBe(60);
   expect(cache.breaker.state).toBe("closed");
+}, 30_000);
+
+test("the L1 invalidation bus: an eviction on any node's slot reaches a subscriber on the cluster", async () => {
+  const bus = createRedisBus(store.client, busChannel("hpt-cluster"));
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!bus.connected && Date.now() < deadline) await Bun.sleep(20);
+    expect(bus.connected).toBe(true);
+    const keys = cacheKeys("hpt-cluster");
+    const want = Array.from({ length: 30 }, (_, i) => keys.user(1000 + i));
+    const got = new Set<string>();
+    const all = new Promise<void>((resolve) => bus.onInvalidate((k) => (got.add(k), got.size === want.length && resolve())));
+    // Entries spread over the three masters: the script publishes on whichever node runs it.
+    for (const key of want) await store.evict([key]);
+    await all;
+    expect([...got].sort()).toEqual([...want].sort());
+  } finally {
+    await bus.close();
+  }
 }, 30_000);

@@ -1,3 +1,4 @@
+import { entryJson } from "../src/cache/cache-aside";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cacheDesc, harness, queryCount, type Harness } from "./support/harness";
 import { detailPaths, expectError } from "./support/http";
@@ -100,7 +101,7 @@ describe("GET /documents/:id", () => {
 
   test("the cached entry is under the service's key, with the document TTL", async () => {
     const key = h.services.keys.document(doc.id);
-    expect(JSON.parse((await h.redis.get(key))!)).toMatchObject({ id: doc.id, author: { id: author.id } });
+    expect(JSON.parse(entryJson(await h.redis.get(key))!)).toMatchObject({ id: doc.id, author: { id: author.id } });
     const ttl = await h.redis.pttl(key);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(h.env.CACHE_TTL_DOCUMENT_S * 1000 * (1 + h.env.CACHE_TTL_JITTER_PCT / 100));

@@ -127,9 +127,9 @@ describe("per-route latency and /metrics after a scripted set of requests", () =
     expect(s.get('db_query_duration_seconds_count{statement="hp_user_by_id"}')).toBe(2);
     expect(s.get('db_query_duration_seconds_count{statement="insert users"}')).toBe(2);
     expect(s.get('db_query_duration_seconds_count{statement="hp_flags_all"}')).toBe(1);
-    expect(s.get('cache_operations_total{op="get",result="hit"}')).toBe(4 + 1 + 1);
-    expect(s.get('cache_operations_total{op="get",result="miss"}')).toBe(1 + 1 + 1);
-    expect(s.get('cache_operations_total{op="del",result="evict"}')).toBe(2);
+    expect(s.get('cache_operations_total{op="get",result="hit",layer="redis"}')).toBe(4 + 1 + 1);
+    expect(s.get('cache_operations_total{op="get",result="miss",layer="redis"}')).toBe(1 + 1 + 1);
+    expect(s.get('cache_operations_total{op="del",result="evict",layer="redis"}')).toBe(2);
     for (const g of ["db_pool_statements_in_flight", "db_pool_waiting", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_seconds"]) {
       expect(s.get(g)).toBeGreaterThanOrEqual(0);
     }

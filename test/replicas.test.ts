@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { entryJson } from "../src/cache/cache-aside";
 import Redis from "ioredis";
 import { createApp } from "../src/app";
 import { flushPrefix } from "../src/cache/flush";
@@ -125,8 +126,8 @@ test("replay paused: a cache fill after a write never stores what the replica st
     expect((await profile.json()).name).toBe("after");
     expect((await (await request(`/users/${userId}/stats`)).json()).documents.total).toBe(2);
     // And what was cached is the primary's answer, so later hits show no lag either.
-    expect(JSON.parse((await redis.get(services.keys.user(userId)))!).name).toBe("after");
-    expect(JSON.parse((await redis.get(services.keys.userStats(userId)))!).documents.total).toBe(2);
+    expect(JSON.parse(entryJson(await redis.get(services.keys.user(userId)))!).name).toBe("after");
+    expect(JSON.parse(entryJson(await redis.get(services.keys.userStats(userId)))!).documents.total).toBe(2);
     expect((await (await request(`/users/${userId}`)).json()).name).toBe("after");
   } finally {
     await pair.resumeReplay();

@@ -1,3 +1,4 @@
+import { entryJson } from "../src/cache/cache-aside";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cacheDesc, harness, queryCount, type Harness } from "./support/harness";
 import { expectError, insertDocuments } from "./support/http";
@@ -59,7 +60,7 @@ describe("GET /users/:id/stats", () => {
     const id = await createUser();
     await stats(id);
     const key = h.services.keys.userStats(id);
-    expect(JSON.parse((await h.redis.get(key))!)).toMatchObject({ userId: id });
+    expect(JSON.parse(entryJson(await h.redis.get(key))!)).toMatchObject({ userId: id });
     const ttl = await h.redis.pttl(key);
     expect(h.env.CACHE_TTL_USER_STATS_S).toBe(60);
     expect(ttl).toBeGreaterThan(0);

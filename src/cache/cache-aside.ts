@@ -1,7 +1,20 @@
-import { currentStats, type CacheResult } from "../obs/context";
-import type { Telemetry } from "../obs/events";
+import { LRUCache } from "lru-cache";
+import { currentStats, requestStore, type CacheResult } from "../obs/context";
+import type { CacheLayer, Telemetry } from "../obs/events";
 import type { Breaker } from "./breaker";
+import type { InvalidationBus } from "./bus";
 import type { CacheStore } from "./store";
+
+/** The data classes an instance may keep in its L1 (README "Cache tiers"). */
+export const L1_CLASSES = ["profiles", "flags", "user_stats", "global_stats", "documents"] as const;
+export type L1Class = (typeof L1_CLASSES)[number];
+
+export interface L1Options {
+  /** L1 TTL per class in ms; a class left out is never kept in L1. */
+  ttlMs: Partial<Record<L1Class, number>>;
+  maxEntries: number;
+  bus: InvalidationBus;
+}
 
 export interface CacheAsideOptions {
   store: CacheStore;
@@ -9,6 +22,15 @@ export interface CacheAsideOptions {
   telemetry: Telemetry;
   negativeTtlS: number;
   jitterPct: number;
+  /**
+   * Entries outlive their TTL by this much in Redis: past the TTL they are served stale while one
+   * background refresh per key runs, so a failing Postgres still gets answers. 0: off.
+   */
+  graceS?: number;
+  /** The in-process tier in front of the store; only meaningful over Redis. */
+  l1?: L1Options;
+  /** A background refresh failed (the reader already got the stale value). */
+  onRefreshError?: (key: string, err: unknown) => void;
   /**
    * After this process first connects and after Redis restarted, entries matching `match` get
    * their TTL clamped to `ttlS` (see README "Failure behaviour"); ttlS 0 turns it off.
@@ -18,6 +40,20 @@ export interface CacheAsideOptions {
 
 /** The serialized JSON of a negative result (the loader found nothing). */
 const NOT_FOUND = "null";
+
+// Stored shape: "<fresh until, epoch ms>|<json>". A prefix, not a JSON wrapper, so a hit is
+// still sent without parsing: one indexOf and one slice.
+const wrap = (freshUntil: number, json: string) => `${freshUntil}|${json}`;
+function unwrap(raw: string): { freshUntil: number; json: string } | undefined {
+  const i = raw.indexOf("|");
+  const freshUntil = i > 0 ? Number(raw.slice(0, i)) : NaN;
+  return Number.isFinite(freshUntil) ? { freshUntil, json: raw.slice(i + 1) } : undefined;
+}
+/** The JSON inside a stored entry (tests and tools reading Redis directly); null if none. */
+export const entryJson = (raw: string | null): string | null => (raw === null ? null : (unwrap(raw)?.json ?? null));
+
+/** How many recent invalidations L1 remembers per key (see `invalidatedSince`). */
+const MARKS = 10_000;
 
 type Outcome = "ok" | "bypass" | "error";
 
@@ -32,6 +68,12 @@ type Outcome = "ok" | "bypass" | "error";
  * An eviction that does not reach the store — an error, a timeout, or the breaker open — is kept
  * as pending and replayed before any later read or fill goes to the store: a write acknowledged
  * during an outage can never be hidden by the value cached before it once Redis answers again.
+ *
+ * L1 (optional): an in-process LRU in front of the store, per data class with its own short TTL.
+ * An eviction drops the key here at once and, through the bus, in every other instance. A value
+ * enters L1 only if no invalidation of its key (local or from the bus) and no bus outage happened
+ * since the read that produced it began — so a fill that loaded before a write reaches neither
+ * tier after the write. While the bus is down L1 is bypassed, and it is cleared on every change.
  */
 export function createCacheAside(opts: CacheAsideOptions) {
   const { store, breaker, telemetry } = opts;
@@ -46,10 +88,51 @@ export function createCacheAside(opts: CacheAsideOptions) {
   // Counts evict() calls: a read that saw it change while out does not offer its load to joiners.
   let evictions = 0;
 
-  const record = (op: "get" | "set" | "del", result: CacheResult, start: number) => {
+  const graceMs = (opts.graceS ?? 0) * 1000;
+
+  const record = (op: "get" | "set" | "del", result: CacheResult, start: number, layer: CacheLayer = "redis") => {
     const durMs = performance.now() - start;
     currentStats()?.addCache(result, durMs);
-    if (telemetry.cache.active) telemetry.cache.emit({ op, result, durMs });
+    if (telemetry.cache.active) telemetry.cache.emit({ op, result, durMs, layer });
+  };
+
+  // ── L1 ──
+  const l1 = opts.l1;
+  const lru = l1 ? new LRUCache<string, string>({ max: l1.maxEntries, ttlAutopurge: false }) : undefined;
+  // Every invalidation gets a sequence number; `marks` keeps the latest per key for the most
+  // recent MARKS keys. A key whose mark was pushed out counts as invalidated for any read that
+  // began before `floor` (the safe side), and a bus outage raises `floor` past everything.
+  let inv = 0;
+  let floor = 0;
+  const marks = new LRUCache<string, number>({
+    max: MARKS,
+    dispose: (s, _key, reason) => {
+      if (reason === "evict" && s > floor) floor = s;
+    },
+  });
+  const invalidatedSince = (key: string, seen: number) => floor > seen || (marks.peek(key) ?? 0) > seen;
+  const invalidate = (key: string) => {
+    if (!lru) return;
+    lru.delete(key);
+    marks.set(key, ++inv);
+  };
+  let busUp = false;
+  if (l1) {
+    busUp = l1.bus.connected;
+    l1.bus.onInvalidate(invalidate);
+    l1.bus.onState((up) => {
+      // Down: messages are being lost. Up again: some were. Either way nothing in L1 is known fresh.
+      lru!.clear();
+      floor = ++inv;
+      busUp = up;
+    });
+  }
+  /** Offers a value read or loaded by a read that began at invalidation sequence `seen`. */
+  const l1Fill = (key: string, cls: L1Class | undefined, json: string, freshMs: number, seen: number) => {
+    const classTtl = cls && l1?.ttlMs[cls];
+    if (!classTtl || !busUp || invalidatedSince(key, seen)) return;
+    const ttl = Math.floor(Math.min(classTtl, freshMs));
+    if (ttl >= 1) lru!.set(key, json, { ttl });
   };
 
   const ttlWithJitter = (ttlS: number) => ttlS * 1000 * (1 + (Math.random() * opts.jitterPct) / 100);
@@ -101,19 +184,32 @@ export function createCacheAside(opts: CacheAsideOptions) {
     return replaying;
   }
 
-  async function load(key: string, ttlS: number, gen: string | null, loader: () => Promise<unknown>) {
+  async function load(key: string, ttlS: number, gen: string | null, loader: () => Promise<unknown>, cls: L1Class | undefined, seen: number) {
     const seenEpoch = epoch;
     const value = await loader();
     const json = value === null || value === undefined ? NOT_FOUND : JSON.stringify(value);
     if (gen !== null && seenEpoch === epoch && (pending.size === 0 || (await replay()) === "ok")) {
-      const ttl = json === NOT_FOUND ? opts.negativeTtlS : ttlS;
+      const ttlMs = ttlWithJitter(json === NOT_FOUND ? opts.negativeTtlS : ttlS);
       const start = performance.now();
       // A failed fill is not the request's problem: the value is returned either way.
-      const r = await guarded(() => store.fill(key, gen, json, ttlWithJitter(ttl)));
+      const r = await guarded(() => store.fill(key, gen, wrap(Date.now() + ttlMs, json), ttlMs + graceMs));
       // Counted in the request's cache time (Server-Timing) like the read: it is time in Redis.
       record("set", r.ok ? "miss" : "error", start);
+      // Only what Redis took (the generation still matched) may go to L1.
+      if (r.ok && r.value) l1Fill(key, cls, json, ttlMs, seen);
     }
     return json === NOT_FOUND ? null : json;
+  }
+
+  /** Refreshes a stale entry off the request (one per key per process); the reader is not kept. */
+  function refresh(key: string, ttlS: number, gen: string, loader: () => Promise<unknown>, cls: L1Class | undefined, seen: number) {
+    if (inflight.has(key)) return;
+    // Outside the request's scope: its timeout must not cancel, nor its stats count, this load.
+    const p = requestStore.exit(() => load(key, ttlS, gen, loader, cls, seen));
+    inflight.set(key, p);
+    p.catch((err) => opts.onRefreshError?.(key, err)).finally(() => {
+      if (inflight.get(key) === p) inflight.delete(key);
+    });
   }
 
   const recovery = opts.recovery;
@@ -148,21 +244,51 @@ export function createCacheAside(opts: CacheAsideOptions) {
       batch.forEach(([key, s], i) => settled[i]!.status === "fulfilled" && pending.get(key) === s && pending.delete(key));
       return pending.size;
     },
-    /** Returns the JSON text of the value, or null when the loader found nothing. */
-    async getOrLoad(key: string, ttlS: number, loader: () => Promise<unknown>): Promise<string | null> {
+    /** Whether L1 is in use: undefined without L1, else whether the bus is subscribed. */
+    get l1BusConnected(): boolean | undefined {
+      return l1 ? busUp : undefined;
+    },
+    get l1Entries(): number {
+      return lru?.size ?? 0;
+    },
+    /**
+     * Returns the JSON text of the value, or null when the loader found nothing. `cls` names the
+     * data class, which decides whether (and how long) L1 may keep it.
+     */
+    async getOrLoad(key: string, ttlS: number, loader: () => Promise<unknown>, cls?: L1Class): Promise<string | null> {
       const start = performance.now();
+      if (busUp && cls !== undefined) {
+        const hit = lru!.get(key);
+        if (hit !== undefined) {
+          record("get", "l1-hit", start, "l1");
+          return hit === NOT_FOUND ? null : hit;
+        }
+      }
+      const seen = inv;
       const evictionsBefore = evictions;
       // O(1) on the hot path: a Map size check; the replay runs only after a missed eviction.
       const before = pending.size === 0 ? "ok" : await replay();
       const r = before === "ok" ? await guarded(() => store.read(key)) : { ok: false as const, bypass: before === "bypass" };
-      if (r.ok && r.value.value !== null) {
-        record("get", "hit", start);
-        return r.value.value === NOT_FOUND ? null : r.value.value;
+      const entry = r.ok && r.value.value !== null ? unwrap(r.value.value) : undefined;
+      if (entry) {
+        const freshMs = entry.freshUntil - Date.now();
+        const json = entry.json === NOT_FOUND ? null : entry.json;
+        if (freshMs > 0) {
+          record("get", "hit", start);
+          l1Fill(key, cls, entry.json, freshMs, seen);
+          return json;
+        }
+        // Past its TTL, inside the grace it was stored with: answer now, refresh behind.
+        if (graceMs > 0) {
+          record("get", "stale", start);
+          refresh(key, ttlS, (r as { value: { gen: string } }).value.gen, loader, cls, seen);
+          return json;
+        }
       }
       record("get", r.ok ? "miss" : r.bypass ? "bypass" : "error", start);
       const joined = inflight.get(key);
       if (joined) return joined;
-      const p = load(key, ttlS, r.ok ? r.value.gen : null, loader);
+      const p = load(key, ttlS, r.ok ? r.value.gen : null, loader, cls, seen);
       // Shared only if no eviction ran while this read was out: a write may have landed meanwhile,
       // and a reader arriving after its eviction must not join a load that may predate it.
       if (evictions === evictionsBefore) {
@@ -177,7 +303,10 @@ export function createCacheAside(opts: CacheAsideOptions) {
     async evict(...keys: string[]): Promise<void> {
       // A load already in flight read pre-write data: later readers must not join it.
       evictions++;
-      for (const key of keys) inflight.delete(key);
+      for (const key of keys) {
+        inflight.delete(key);
+        invalidate(key);
+      }
       const start = performance.now();
       const { outcome, failed } = await evictNow(keys);
       if (failed.length) defer(failed);

@@ -3,7 +3,8 @@
 // raw request text. The {…} part is a Redis Cluster hash tag: an entry and its generation
 // counter (see store.ts) always land in the same slot, so the compare-and-set script is legal.
 // v2: the cached user profile is the public one (no email).
-export const KEY_VERSION = "v2";
+// v3: entries carry their fresh-until time ("<ms>|<json>", see cache-aside.ts) for grace.
+export const KEY_VERSION = "v3";
 
 export function cacheKeys(prefix: string) {
   const k = (tag: string, suffix = "") => `${prefix}:${KEY_VERSION}:{${tag}}${suffix}`;

@@ -9,14 +9,18 @@ if (g == false and ARGV[1] == '') or g == ARGV[1] then
   return 1
 end
 return 0`;
+// ARGV[2]: the invalidation channel (bus.ts). Publishing inside the script costs no extra round
+// trip, and an eviction replayed after an outage is announced to every instance's L1 as well.
 const EVICT = `
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
-return redis.call('DEL', KEYS[1])`;
+local n = redis.call('DEL', KEYS[1])
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], KEYS[1]) end
+return n`;
 
 interface Scripts {
   hpFill(entry: string, gen: string, seen: string, value: string, ttlMs: number): Promise<number>;
-  hpEvict(entry: string, gen: string, genTtlMs: number): Promise<number>;
+  hpEvict(entry: string, gen: string, genTtlMs: number, channel: string): Promise<number>;
 }
 type Client = (Redis | Cluster) & Scripts;
 
@@ -25,6 +29,8 @@ export interface RedisStoreOptions {
   clusterNodes?: string[];
   commandTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Where evictions are published for the instances' L1 (bus.ts); unset: not published. */
+  channel?: string;
   onError?: (err: Error) => void;
 }
 
@@ -80,7 +86,7 @@ export function createRedisStore(opts: RedisStoreOptions): CacheStore & { client
       return (await client.hpFill(key, `${key}${GEN_SUFFIX}`, gen, value, Math.max(1, Math.round(ttlMs)))) === 1;
     },
     async evict(keys) {
-      await Promise.all(keys.map((key) => client.hpEvict(key, `${key}${GEN_SUFFIX}`, GEN_TTL_MS)));
+      await Promise.all(keys.map((key) => client.hpEvict(key, `${key}${GEN_SUFFIX}`, GEN_TTL_MS, opts.channel ?? "")));
     },
     async ping() {
       await client.ping();

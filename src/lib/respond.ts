@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../types";
 import { encode, etagFor, matchingTag, negotiate, type Encoding } from "./encoding";
+import { currentStats } from "../obs/context";
 
 export const JSON_TYPE = "application/json; charset=UTF-8";
 
@@ -62,6 +63,8 @@ export function encodedBody(
  * JSON in any coding is a 304 that repeats the tag the client holds.
  */
 export function sendJson(c: Context<AppEnv>, json: string, status: 200 | 201 = 200): Response {
+  // A value past its TTL (README "Grace"): visible to clients, not only in Server-Timing.
+  if (currentStats()?.stale) c.header("X-Cache", "stale");
   if (c.get("compression") !== undefined) {
     // Negotiable whatever this body's size: the next one under this URL may be large.
     c.set("negotiated", true);

@@ -2,8 +2,11 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { Cancellable } from "../db/pool-queue";
 import type { RequestTrace } from "./tracing";
 
-/** "evict" marks a write that invalidated cache entries. */
-export type CacheResult = "hit" | "miss" | "evict" | "bypass" | "error";
+/**
+ * "evict" marks a write that invalidated cache entries; "l1-hit" a hit in this process' L1;
+ * "stale" a value past its TTL served inside the grace window (README "Grace").
+ */
+export type CacheResult = "l1-hit" | "hit" | "miss" | "stale" | "evict" | "bypass" | "error";
 
 export interface QueryRecord {
   sql: string;
@@ -31,6 +34,8 @@ export class RequestStats {
   /** Time spent compressing this response (Server-Timing `compress`), and the coding used. */
   compressMs = 0;
   encoding: string | undefined = undefined;
+  /** A cached value past its TTL was served (sendJson marks the response X-Cache: stale). */
+  stale = false;
   /** Statement texts, kept only when somebody asked (plan capture, N+1 detection). */
   readonly statements: QueryRecord[] = [];
   route = "";
@@ -48,12 +53,13 @@ export class RequestStats {
   addCache(result: CacheResult, ms: number): void {
     this.cacheMs += ms;
     this.cacheOps++;
+    if (result === "stale") this.stale = true;
     // The header shows the most telling outcome of the request: error > bypass > evict > miss > hit.
     if (this.cacheResult === undefined || rank[result] > rank[this.cacheResult]) this.cacheResult = result;
   }
 }
 
-const rank: Record<CacheResult, number> = { hit: 0, miss: 1, evict: 2, bypass: 3, error: 4 };
+const rank: Record<CacheResult, number> = { "l1-hit": 0, hit: 1, miss: 2, stale: 3, evict: 4, bypass: 5, error: 6 };
 
 export const requestStore = new AsyncLocalStorage<RequestStats>();
 

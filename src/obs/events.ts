@@ -12,10 +12,13 @@ export interface RequestEvent {
   totalMs: number;
   stats: RequestStats;
 }
+/** Which tier answered: this process' L1, or Redis (or the memory store standing in for it). */
+export type CacheLayer = "l1" | "redis";
 export interface CacheEvent {
   op: "get" | "set" | "del";
   result: CacheResult;
   durMs: number;
+  layer: CacheLayer;
 }
 
 type Listener<T> = (e: T) => void;

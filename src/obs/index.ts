@@ -20,7 +20,7 @@ const selfObserved = (e: RequestEvent) =>
 export function createObservability(deps: Deps) {
   const { env, telemetry, database, queries, tracer } = deps;
   const log = logger(env.LOG_LEVEL, deps.logWrite);
-  const metrics = createMetrics(database, deps.auth.limits);
+  const metrics = createMetrics(database, deps.auth.limits, deps.cache);
   const routes = createRouteTable();
   const fingerprint = fingerprinter(statementNames(queries));
   const watch = createQueryWatch({ slowMs: env.SLOW_QUERY_MS, log, onRepeat: metrics.onRepeat });

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Limits } from "../auth/limits";
+import type { CacheAside } from "../cache/cache-aside";
 import type { Database } from "../db/client";
 import type { CacheEvent, RequestEvent } from "./events";
 import { FastHistogram } from "./fast-histogram";
@@ -36,7 +37,11 @@ function nested<K1, K2, K3, T>(make: (a: K1, b: K2, c: K3) => T) {
 }
 
 /** One registry per app (never prom-client's global one), so two apps in a process never mix. */
-export function createMetrics(database: Pick<Database, "pool" | "poolMax">, limits: Pick<Limits, "failOpen">) {
+export function createMetrics(
+  database: Pick<Database, "pool" | "poolMax">,
+  limits: Pick<Limits, "failOpen">,
+  cache?: Pick<CacheAside, "l1BusConnected" | "l1Entries">,
+) {
   const registry = new Registry();
   const registers = [registry];
 
@@ -56,17 +61,35 @@ export function createMetrics(database: Pick<Database, "pool" | "poolMax">, limi
   });
   const dbErrors = new Counter({ name: "db_query_errors_total", help: "Statements that failed.", labelNames: ["statement"], registers });
   // Counted in plain numbers on the hot path and handed to prom-client at scrape time.
-  const cacheCounts: { op: string; result: string; n: number }[] = [];
+  const cacheCounts: { op: string; result: string; layer: string; n: number }[] = [];
   new Counter({
     name: "cache_operations_total",
-    help: "Cache operations by outcome (get: hit|miss|error|bypass; set: miss|error; del: evict|error|bypass).",
-    labelNames: ["op", "result"],
+    help: "Cache operations by outcome (get: l1-hit|hit|stale|miss|error|bypass; set: miss|error; del: evict|error|bypass) and the tier that answered (layer: l1|redis).",
+    labelNames: ["op", "result", "layer"],
     registers,
     collect() {
       this.reset();
-      for (const c of cacheCounts) this.inc({ op: c.op, result: c.result }, c.n);
+      for (const c of cacheCounts) this.inc({ op: c.op, result: c.result, layer: c.layer }, c.n);
     },
   });
+  if (cache?.l1BusConnected !== undefined) {
+    new Gauge({
+      name: "cache_l1_bus_connected",
+      help: "1 while the invalidation bus is subscribed; 0: L1 is bypassed (and was cleared).",
+      registers,
+      collect() {
+        this.set(cache.l1BusConnected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "cache_l1_entries",
+      help: "Entries in this process' L1.",
+      registers,
+      collect() {
+        this.set(cache.l1Entries);
+      },
+    });
+  }
   const repeats = new Counter({
     name: "db_repeated_statement_requests_total",
     help: "Requests that ran one normalized statement more than 3 times (possible N+1).",
@@ -127,8 +150,8 @@ export function createMetrics(database: Pick<Database, "pool" | "poolMax">, limi
     http.series({ method, route, status_code: String(s) }),
   );
   const dbChild = nested<string, 0, 0, Observer>((s) => db.labels(s));
-  const cacheCount = nested<string, string, 0, { op: string; result: string; n: number }>((op, result) => {
-    const c = { op, result, n: 0 };
+  const cacheCount = nested<string, string, string, { op: string; result: string; layer: string; n: number }>((op, result, layer) => {
+    const c = { op, result, layer, n: 0 };
     cacheCounts.push(c);
     return c;
   });
@@ -146,7 +169,7 @@ export function createMetrics(database: Pick<Database, "pool" | "poolMax">, limi
       repeats.inc({ route, statement: label });
     },
     onCache(e: CacheEvent): void {
-      cacheCount(e.op, e.result, 0).n++;
+      cacheCount(e.op, e.result, e.layer).n++;
     },
   };
 }

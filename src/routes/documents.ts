@@ -77,7 +77,7 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
       // author name may lag a rename by at most that TTL (accepted staleness, see README).
       const json = await cache.getOrLoad(keys.document(id), env.CACHE_TTL_DOCUMENT_S, async () => {
         return (await queries.docWithAuthor.execute({ id }))[0] ?? null;
-      });
+      }, "documents");
       if (json === null) throw notFound("document");
       return sendJson(c, json);
     })

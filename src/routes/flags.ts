@@ -31,14 +31,14 @@ export function flagsRouter({ database, queries, cache, keys, env }: Deps) {
     .get("/", async (c) => {
       const json = await cache.getOrLoad(keys.flags(), env.CACHE_TTL_FLAGS_S, async () => ({
         items: await queries.flagsAll.execute(),
-      }));
+      }), "flags");
       return sendJson(c, json!);
     })
     .get("/:key", validate("param", z.object({ key: flagKey })), async (c) => {
       const { key } = c.req.valid("param");
       const json = await cache.getOrLoad(keys.flag(key), env.CACHE_TTL_FLAGS_S, async () => {
         return (await queries.flagByKey.execute({ key }))[0] ?? null;
-      });
+      }, "flags");
       if (json === null) throw notFound("flag");
       return sendJson(c, json);
     })

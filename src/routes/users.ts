@@ -25,7 +25,7 @@ const updateUser = patchOf({ email, name, bio });
  * shape cannot drift — and the email never reaches the cache.
  */
 export function cachedProfile({ queries, cache, keys, env }: Deps, id: number): Promise<string | null> {
-  return cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, async () => (await queries.userById.execute({ id }))[0] ?? null);
+  return cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, async () => (await queries.userById.execute({ id }))[0] ?? null, "profiles");
 }
 
 export function usersRouter(deps: Deps) {

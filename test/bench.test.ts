@@ -71,7 +71,10 @@ test(
     expect(r.beforeAfter.map((f) => f.endpoint).sort()).toEqual([...ENDPOINTS].sort());
     for (const f of r.beforeAfter) {
       expect(r.cells[`before/${f.endpoint}`]!.summary.avgMs.median, f.endpoint).toBeGreaterThan(r.cells[`after/${f.endpoint}`]!.summary.avgMs.median);
-      for (const v of [f.avg, f.p99, f.rps, f.dbCpu]) expect(finitePositive(v), f.endpoint).toBe(true);
+      for (const v of [f.avg, f.p99, f.rps]) expect(finitePositive(v), f.endpoint).toBe(true);
+      // A quick window of cache hits may measure no Postgres CPU at all after: the factor is then
+      // unbounded (Infinity, printed "—"), never zero or NaN.
+      expect(f.dbCpu > 0, f.endpoint).toBe(true);
     }
     // after ÷ limit, instrumentation on ÷ off, auth on ÷ off: ratios present, finite, positive.
     expect(r.limits.length).toBe(5);

@@ -53,7 +53,8 @@ const PROBE_STATEMENT_TIMEOUT_MS = 1000;
  * Seconds postgres.js waits before reconnecting after a failed attempt: its own schedule (0.5–1 ×
  * 3^retries / 100, src/index.js) capped at 2 s instead of 20 s, so a Postgres back from an outage
  * is used within 2 s rather than up to 20 s later (a statement arriving meanwhile waits out the
- * backoff, past most request timeouts). One refused connect every 1–2 s per pool costs nothing.
+ * backoff, past most request timeouts). Attempts are made only for statements that arrive, so an
+ * idle service adds no load to a Postgres that is down.
  */
 const RECONNECT_BACKOFF_MAX_S = 2;
 const reconnectBackoff = (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, RECONNECT_BACKOFF_MAX_S);

@@ -49,6 +49,16 @@ export type DbEnv = Pick<
 /** The readiness probe's own statement limit: a Postgres that answers slower than this is not "up". */
 const PROBE_STATEMENT_TIMEOUT_MS = 1000;
 
+/**
+ * Seconds postgres.js waits before reconnecting after a failed attempt: its own schedule (0.5–1 ×
+ * 3^retries / 100, src/index.js) capped at 2 s instead of 20 s, so a Postgres back from an outage
+ * is used within 2 s rather than up to 20 s later (a statement arriving meanwhile waits out the
+ * backoff, past most request timeouts). Attempts are made only for statements that arrive, so an
+ * idle service adds no load to a Postgres that is down.
+ */
+const RECONNECT_BACKOFF_MAX_S = 2;
+const reconnectBackoff = (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, RECONNECT_BACKOFF_MAX_S);
+
 export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Database> {
   const point = new Set<string>();
   const setPointStatements = (texts: Iterable<string>) => {
@@ -108,6 +118,7 @@ export function connectPostgres(
       max_lifetime: env.DB_MAX_LIFETIME_S,
       connect_timeout: env.DB_CONNECT_TIMEOUT_S,
       prepare: env.DB_PREPARE,
+      backoff: reconnectBackoff,
       onnotice: () => {},
       // Server-side guard: a runaway query is cancelled by Postgres, not left holding a connection.
       connection: { statement_timeout: env.DB_STATEMENT_TIMEOUT_MS, application_name: applicationName },
@@ -124,6 +135,7 @@ export function connectPostgres(
     idle_timeout: env.DB_IDLE_TIMEOUT_S,
     connect_timeout: env.DB_CONNECT_TIMEOUT_S,
     prepare: false,
+    backoff: reconnectBackoff,
     onnotice: () => {},
     connection: { statement_timeout: PROBE_STATEMENT_TIMEOUT_MS, application_name: `${applicationName}-probe` },
   });

@@ -31,10 +31,20 @@ export interface QueueScope {
  * Cancels a running postgres.js statement (a CancelRequest on a side connection). Query#cancel()
  * drops the promise that request returns, and it rejects when Postgres is down: called here
  * directly so that rejection is caught (postgres.js' own canceller, cleared as cancel() does).
+ *
+ * A statement not yet written to a connection (no `state`: postgres.js sets it when it sends the
+ * statement) is left alone. It is either the first statement of a connection still connecting or
+ * waiting out its reconnect backoff, or queued for one; postgres.js 3.4.9 marks it cancelled, and
+ * when that connection then opens it skips the statement without ever moving the connection out of
+ * its "connecting" state: nothing is queued on it again until DB_MAX_LIFETIME_S (30 min) ends it,
+ * and once every connection of a lane is lost that way each statement waits until its request
+ * times out — after a Postgres outage the service answered 504 for that long. Left alone, the
+ * statement runs when its connection opens or fails with it; its request has had its 504.
  */
 export function cancelQuery(q: Cancellable): void {
-  const x = q as Cancellable & { canceller?: ((q: unknown) => Promise<void>) | null };
+  const x = q as Cancellable & { canceller?: ((q: unknown) => Promise<void>) | null; state?: unknown };
   if (typeof x.canceller !== "function") return void q.cancel();
+  if (!x.state) return;
   const cancel = x.canceller;
   x.canceller = null;
   cancel(x).catch(() => {});

@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freeLowPort } from "./ports";
@@ -51,12 +51,20 @@ export async function startPostgres() {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  /** The postmaster: SIGSTOP it and new connections hang in their startup (the kernel still accepts them). */
+  const postmaster = () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     start,
     stop,
+    pause: () => process.kill(postmaster(), "SIGSTOP"),
+    resume: () => process.kill(postmaster(), "SIGCONT"),
     async close() {
+      // A paused postmaster would never stop.
+      try {
+        if (running) process.kill(postmaster(), "SIGCONT");
+      } catch {}
       await stop().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },

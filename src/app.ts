@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
@@ -119,7 +120,18 @@ export function createApp(deps: Deps) {
   }
 
   app.notFound(notFoundHandler);
-  app.onError(createErrorHandler((err, c) => log.error("request failed", { requestId: c.get("requestId"), err })));
+  app.onError(
+    createErrorHandler((err, c) => {
+      const requestId = c.get("requestId");
+      // A timeout is one warning, not an error: the handler's own error once its statement was
+      // cancelled also comes here, after the client already has its 504.
+      if (c.get("stats")?.timedOut) {
+        if (err instanceof HTTPException && err.status === 504) log.warn("request timed out; its statements were cancelled", { requestId });
+        return;
+      }
+      log.error("request failed", { requestId, err });
+    }),
+  );
   return app;
 }
 

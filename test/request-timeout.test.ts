@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
+import { createApp } from "../src/app";
 import { ApiError } from "../src/lib/errors";
 import { RequestStats, requestStore } from "../src/obs/context";
 import { harness, type Harness } from "./support/harness";
@@ -43,6 +44,24 @@ describe("REQUEST_TIMEOUT_MS with a statement blocked on a real lock", () => {
     const created = await h.request("/users", { method: "POST", as: "admin", json: { email: "new@example.com", name: "New" } });
     expect(created.status).toBe(201);
     expect((await h.request("/users/2")).status).toBe(200);
+  });
+
+  test("a timed-out request is logged once, as its 504: the cancelled statement's late error is not a second error line", async () => {
+    const lines: string[] = [];
+    const app = createApp({ ...h.services, env: { ...h.env, LOG_LEVEL: "info" }, logWrite: (l) => lines.push(l) });
+    lock = await lockTable(h.dbUrl, "documents");
+    const res = await app.request("/documents/3");
+    await expectError(res as Response, 504, "timeout");
+    const requestId = res.headers.get("x-request-id");
+    // The statement is cancelled and its promise settles (the slot is released), then the
+    // handler's error unwinds through the app.
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
+    expect(await eventually(() => h.services.database.pool.inUse === 0)).toBe(true);
+    await Bun.sleep(50);
+    const mine = lines.map((l) => JSON.parse(l)).filter((l) => l.requestId === requestId);
+    expect(mine.filter((l) => l.level === "error")).toEqual([]);
+    expect(mine.filter((l) => l.msg === "request timed out; its statements were cancelled").map((l) => l.level)).toEqual(["warn"]);
+    expect(mine.filter((l) => l.msg === "request").map((l) => l.status)).toEqual([504]);
   });
 
   test("a request still waiting for a slot when it times out leaves the queue at once (not after the acquisition timeout)", async () => {

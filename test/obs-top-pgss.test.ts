@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PG_BIN } from "../bench/standby";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { createApp } from "../src/app";
@@ -14,10 +15,7 @@ import { freeLowPort } from "./support/ports";
 // it on when it is not. A Postgres of this test's own (initdb on a spare port, as user postgres),
 // first without the library preloaded, then restarted with shared_preload_libraries set.
 
-// Debian's layout: /usr/lib/postgresql/<major>/bin; the newest installed major (or PG_BIN).
-const BIN =
-  process.env.PG_BIN ??
-  `/usr/lib/postgresql/${readdirSync("/usr/lib/postgresql").filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a))[0]}/bin`;
+const BIN = PG_BIN;
 const TOKEN = "debug-token-0123456789";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const asPostgres = (...cmd: string[]) => {

@@ -1,67 +1,38 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PG_BIN } from "../bench/standby";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { createApp } from "../src/app";
 import { createServices, type Services } from "../src/services";
 import { bearer } from "./support/auth";
 import { testEnv } from "./support/env";
-import { freeLowPort } from "./support/ports";
+import { startPostgres, type OwnPostgres } from "./support/own-postgres";
 
 // Issue 12: `bun run top` shows the database's view from pg_stat_statements, and says how to turn
-// it on when it is not. A Postgres of this test's own (initdb on a spare port, as user postgres),
-// first without the library preloaded, then restarted with shared_preload_libraries set.
+// it on when it is not. A Postgres of this test's own, first without the library preloaded, then
+// restarted with shared_preload_libraries set.
 
-const BIN = PG_BIN;
 const TOKEN = "debug-token-0123456789";
 const root = fileURLToPath(new URL("..", import.meta.url));
-const asPostgres = (...cmd: string[]) => {
-  const p = Bun.spawnSync(["runuser", "-u", "postgres", "--", ...cmd], { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${p.stderr.toString()}${p.stdout.toString()}`);
-};
 
-let dir: string | undefined;
-let port: number;
-let started = false;
+let pg: OwnPostgres | undefined;
 let services: Services | undefined;
 let server: ReturnType<typeof Bun.serve> | undefined;
 let url: string;
 let dbUrl: string;
 
-const pgCtl = (action: "start" | "restart", preload: boolean) =>
-  asPostgres(
-    `${BIN}/pg_ctl`, "-D", dir!, "-l", join(dir!, "log"), "-w", "-t", "60", action,
-    "-o", `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off${preload ? " -c shared_preload_libraries=pg_stat_statements" : ""}`,
-  );
-
 async function stopAll() {
   server?.stop(true);
   await services?.close();
-  if (started) {
-    try {
-      asPostgres(`${BIN}/pg_ctl`, "-D", dir!, "-m", "immediate", "-w", "stop");
-    } catch {
-      // already down
-    }
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await pg?.close();
 }
 
 beforeAll(async () => {
   try {
-    dir = mkdtempSync(join(tmpdir(), "hp-pgss-"));
-    chownSync(dir, Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString()), Number(Bun.spawnSync(["id", "-g", "postgres"]).stdout.toString()));
-    asPostgres(`${BIN}/initdb`, "-D", dir, "-A", "trust", "-U", "postgres", "--no-sync");
-    port = await freeLowPort();
-    pgCtl("start", false);
-    started = true;
-    const admin = postgres(`postgres://postgres@127.0.0.1:${port}/postgres`, { max: 1, onnotice: () => {} });
+    pg = await startPostgres();
+    const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
     await admin`create database hotpath_pgss`;
     await admin.end();
-    dbUrl = `postgres://postgres@127.0.0.1:${port}/hotpath_pgss`;
+    dbUrl = `postgres://postgres@127.0.0.1:${pg.port}/hotpath_pgss`;
   } catch (err) {
     await stopAll();
     throw err;
@@ -98,7 +69,8 @@ test("not enabled: top says which step is missing and how to enable it", async (
 }, 60_000);
 
 test("enabled: statements by total time, with our statement names matched by normalized text", async () => {
-  pgCtl("restart", true);
+  await pg!.stop();
+  await pg!.start({ shared_preload_libraries: "pg_stat_statements" });
   services = await createServices(testEnv({ DATABASE_URL: dbUrl, REDIS_URL: undefined, DEBUG_TOKEN: TOKEN }));
   server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: createApp(services).fetch });
   url = `http://127.0.0.1:${server.port}`;

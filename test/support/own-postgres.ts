@@ -1,56 +1,77 @@
-import { chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { asPostgres, PG_BIN } from "../../bench/standby";
+import { asPostgres, pgCtl, PG_BIN, serverOptions, shareDir } from "../../bench/standby";
 import { freeLowPort } from "./ports";
 
+/** Server settings on top of serverOptions(), e.g. { shared_preload_libraries: "pg_stat_statements" }. */
+export type PgSettings = Record<string, string | number>;
+
+export interface OwnPostgres {
+  port: number;
+  url: string;
+  /** The cluster's data directory (a pg_basebackup source needs nothing else). */
+  data: string;
+  /** Starts it again on the same port, with these settings instead of the ones it had. */
+  start(settings?: PgSettings): Promise<void>;
+  /** Immediate shutdown (no checkpoint): as close to a crash as pg_ctl gets, and fast. */
+  stop(): Promise<void>;
+  /** SIGSTOP the postmaster: new connections hang in their startup (the kernel still accepts them). */
+  pause(): void;
+  resume(): void;
+  /** Stops it (even paused) and removes its directory; call it in finally/afterAll. */
+  close(): Promise<void>;
+}
+
 /**
- * A throwaway PostgreSQL server of the test's own (initdb in a temp dir, a free port below the
- * ephemeral range), so a test can stop it and start it again on the same port. close() stops it
- * and removes its directory; call it in finally/afterAll.
+ * The one way tests get a throwaway PostgreSQL server of their own: initdb in a temp dir, a free
+ * port below the ephemeral range (so it can be stopped and started again on the same port), run
+ * as the postgres user. Setup that fails stops what it started.
  */
-export async function startPostgres() {
+export async function startPostgres(opts: { settings?: PgSettings; maxConnections?: number } = {}): Promise<OwnPostgres> {
   const dir = mkdtempSync(join(tmpdir(), "hp-pg-"));
-  if (process.getuid?.() === 0) chownSync(dir, Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString().trim()), 0);
+  shareDir(dir);
   const data = join(dir, "data");
   const port = await freeLowPort();
+  let settings = opts.settings ?? {};
   let running = false;
-  const start = async () => {
-    // The socket in our own dir too: nothing shared with the machine's Postgres.
-    const opts = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off`;
-    await asPostgres([join(PG_BIN, "pg_ctl"), "-D", data, "-o", opts, "-l", join(dir, "log"), "-w", "start"]);
+  const options = () =>
+    serverOptions(port, opts.maxConnections) +
+    Object.entries(settings).map(([k, v]) => ` -c ${k}=${v}`).join("");
+  const start = async (next?: PgSettings) => {
+    if (next) settings = next;
+    await pgCtl(data, "-o", options(), "-l", join(dir, "log"), "-w", "-t", "60", "start");
     running = true;
   };
-  /** Immediate shutdown (no checkpoint): as close to a crash as pg_ctl gets, and fast. */
   const stop = async () => {
     if (!running) return;
-    await asPostgres([join(PG_BIN, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]);
+    await pgCtl(data, "-m", "immediate", "-w", "stop");
     running = false;
   };
-  try {
-    await asPostgres([join(PG_BIN, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
-    await start();
-  } catch (err) {
+  const postmaster = () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+  const close = async () => {
+    // A paused postmaster would never stop.
+    try {
+      if (running) process.kill(postmaster(), "SIGCONT");
+    } catch {}
     await stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await asPostgres([join(PG_BIN, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "--no-instructions"]);
+    await start();
+  } catch (err) {
+    await close();
     throw err;
   }
-  /** The postmaster: SIGSTOP it and new connections hang in their startup (the kernel still accepts them). */
-  const postmaster = () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    data,
     start,
     stop,
     pause: () => process.kill(postmaster(), "SIGSTOP"),
     resume: () => process.kill(postmaster(), "SIGCONT"),
-    async close() {
-      // A paused postmaster would never stop.
-      try {
-        if (running) process.kill(postmaster(), "SIGCONT");
-      } catch {}
-      await stop().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close,
   };
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { asPostgres, pgCtl, PG_BIN, serverOptions, shareDir, startStandby } from "../../bench/standby";
+import { shareDir, startStandby } from "../../bench/standby";
+import { startPostgres, type OwnPostgres } from "./own-postgres";
 import { freeLowPort } from "./ports";
 
 // A Postgres primary and a streaming replica of the test's own (initdb + pg_basebackup, see
@@ -28,9 +29,8 @@ export interface PgPair {
 export async function startPgPair(): Promise<PgPair> {
   const dir = mkdtempSync(join(tmpdir(), "hp-pgpair-"));
   shareDir(dir);
-  const P = join(dir, "primary");
   const R = join(dir, "replica");
-  let primaryStarted = false;
+  let own: OwnPostgres | undefined;
   let standby: { stop(): Promise<void>; restart(): Promise<void> } | undefined;
   let stopped: typeof standby;
   let primary: postgres.Sql | undefined;
@@ -39,17 +39,14 @@ export async function startPgPair(): Promise<PgPair> {
     await Promise.allSettled([primary?.end({ timeout: 1 }), replica?.end({ timeout: 1 })]);
     await standby?.stop().catch(() => {});
     standby = undefined;
-    if (primaryStarted) await pgCtl(P, "-m", "immediate", "-w", "stop").catch(() => {});
-    primaryStarted = false;
+    await own?.close();
+    own = undefined;
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const pPort = await freeLowPort();
+    own = await startPostgres({ maxConnections: 40 });
+    const primaryUrl = own.url;
     const rPort = await freeLowPort();
-    await asPostgres([`${PG_BIN}/initdb`, "-D", P, "-A", "trust", "-U", "postgres", "--no-sync", "--no-instructions"]);
-    await pgCtl(P, "-o", serverOptions(pPort, 40), "-l", `${P}.log`, "-w", "start");
-    primaryStarted = true;
-    const primaryUrl = `postgres://postgres@127.0.0.1:${pPort}/postgres`;
     const started = await startStandby(primaryUrl, R, rPort);
     standby = started;
     const replicaUrl = started.url("postgres");

@@ -36,10 +36,10 @@ const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 /** Builds the app from its dependencies; index.ts only serves it, tests call app.request(). */
 export function createApp(deps: Deps) {
   const { env } = deps;
-  const log = logger(env.LOG_LEVEL, deps.logWrite);
+  const log = deps.logWrite ? logger(env.LOG_LEVEL, deps.logWrite) : deps.log;
   const app = new Hono<AppEnv>();
   // Off means off: no subscribers, no registry, no /metrics or /debug (they answer 404).
-  const obs = env.INSTRUMENTATION === "on" ? createObservability(deps) : undefined;
+  const obs = env.INSTRUMENTATION === "on" ? createObservability({ ...deps, log }) : undefined;
 
   // Order matters: requestStats wraps everything below, so errors and 404s carry Server-Timing too.
   app.use(requestId());

@@ -1,7 +1,6 @@
 import { createApp } from "./app";
 import { seedDemoIfEmpty } from "./db/seed";
 import type { Env } from "./env";
-import { logger } from "./lib/log";
 import { createLifecycle, serve } from "./lifecycle";
 import { createServices } from "./services";
 import { startupTokens } from "./auth/startup";
@@ -9,11 +8,11 @@ import { workerLink } from "./workers/link";
 
 /** One server process: the whole service (index.ts runs it directly, or N of them with WORKERS). */
 export async function runServer(env: Env) {
-  const log = logger(env.LOG_LEVEL);
   const workers = workerLink();
   // Of N workers, the first seeds and prints the startup hints (migrations take a lock of their own).
   const first = workers === undefined || workers.id === "1";
   const services = await createServices(env, { migrate: env.MIGRATE_ON_START });
+  const { log } = services;
   if (first && env.DB_SEED_DEMO && (await seedDemoIfEmpty(services.database.db))) log.info("seeded a demo data set (100 users, 2000 documents)");
   const lifecycle = createLifecycle();
   const app = createApp({ ...services, lifecycle, workers });
@@ -30,6 +29,7 @@ export async function runServer(env: Env) {
     ...(workers && { worker: workers.id, pid: process.pid }),
   });
   if (first && env.LOG_LEVEL !== "silent") {
+    log.flush(); // the hints follow the listening line
     console.log(`try: curl -i ${url}/users/1`);
     console.log(await startupTokens(services.auth.source, env, url));
   }

@@ -15,7 +15,7 @@ import { pointReads } from "./db/hot-queries";
 import { idempotencyStatements } from "./db/idempotency";
 import { createQueries } from "./db/queries";
 import type { Env } from "./env";
-import { logger } from "./lib/log";
+import { logger, type Logger } from "./lib/log";
 import { createTelemetry } from "./obs/events";
 import { loadTracer } from "./obs/tracing";
 import type { Deps } from "./types";
@@ -39,9 +39,12 @@ export function createStore(env: Env, onError?: (err: Error) => void): CacheStor
   return createMemoryStore(env.CACHE_MEMORY_MAX_ENTRIES);
 }
 
-/** Connects Postgres (or PGlite) and Redis (or the in-memory LRU), migrates, builds the deps. */
-export async function createServices(env: Env, opts: { migrate?: boolean } = {}): Promise<Services> {
-  const log = logger(env.LOG_LEVEL);
+/**
+ * Connects Postgres (or PGlite) and Redis (or the in-memory LRU), migrates, builds the deps.
+ * `log`: the process's logger (default: stdout at LOG_LEVEL); tests pass one over a collector.
+ */
+export async function createServices(env: Env, opts: { migrate?: boolean; log?: Logger } = {}): Promise<Services> {
+  const log = opts.log ?? logger(env.LOG_LEVEL);
   const telemetry = createTelemetry();
   const database = await createDatabase(env, telemetry);
   if (opts.migrate ?? true) await migrate(database);
@@ -123,6 +126,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
   }
   return {
     env,
+    log,
     database,
     queries,
     reads,

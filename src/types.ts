@@ -14,6 +14,7 @@ import type { Telemetry } from "./obs/events";
 import type { Tracer } from "./obs/tracing";
 import type { WorkerLink } from "./workers/link";
 import type { Compression } from "./lib/encoding";
+import type { Logger } from "./lib/log";
 
 /** Everything the routes need, built once in services.ts and injected (tests build their own). */
 export interface Deps {
@@ -33,7 +34,12 @@ export interface Deps {
   lifecycle?: Lifecycle;
   /** Set in a worker of WORKERS=N (src/workers/link.ts): /metrics sums every worker's. */
   workers?: WorkerLink;
-  /** Where log lines go (default stdout); tests pass a collector. */
+  /** The process's one logger (lib/log.ts, built by createServices): every line, one stream, in order. */
+  log: Logger;
+  /**
+   * @deprecated A collector for this app's lines only (its services keep logging through `log`).
+   * Pass `log: logger(level, write)` instead; kept until bench/instrumentation-breakdown.ts does.
+   */
   logWrite?: (line: string) => void;
 }
 

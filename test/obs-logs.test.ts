@@ -2,8 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { createApp } from "../src/app";
 import { queryRows } from "../src/db/client";
+import { logger } from "../src/lib/log";
+import { createServices } from "../src/services";
 import { bearer } from "./support/auth";
+import { testEnv } from "./support/env";
 import { harness, type Harness } from "./support/harness";
+import { eventually } from "./support/pg-lock";
+import { startRedis } from "./support/redis-server";
 
 let h: Harness;
 let lines: Record<string, any>[];
@@ -16,7 +21,7 @@ beforeAll(async () => {
   app = createApp({
     ...h.services,
     env: { ...h.env, LOG_LEVEL: "info", SLOW_QUERY_MS: 40 },
-    logWrite: (line) => lines.push(JSON.parse(line)),
+    log: logger("info", (line) => lines.push(JSON.parse(line))),
   });
   const { db } = h.services.database;
   // Literals written into the SQL text on purpose: they must not reach the log.
@@ -52,7 +57,7 @@ describe("request log", () => {
 
   test("LOG_LEVEL silent (the tests' default) writes nothing", async () => {
     const quiet: string[] = [];
-    const silent = createApp({ ...h.services, logWrite: (l) => quiet.push(l) });
+    const silent = createApp({ ...h.services, log: logger(h.env.LOG_LEVEL, (l) => quiet.push(l)) });
     await silent.request("/users/1");
     await silent.request("/test-nothing");
     expect(quiet).toEqual([]);
@@ -105,5 +110,40 @@ describe("N+1 flag", () => {
     await app.request("/test/loop/3");
     expect(byMsg("repeated query (possible N+1)")).toEqual([]);
     expect(byMsg("request")).toHaveLength(1);
+  });
+});
+
+describe("one logger for the process", () => {
+  test("a Redis warning from the services reaches the same collector as the request lines, in order", async () => {
+    const redis = await startRedis();
+    const got: Record<string, any>[] = [];
+    const env = testEnv({ DATABASE_URL: h.dbUrl, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `${h.prefix}-one`, LOG_LEVEL: "info" });
+    let services: Awaited<ReturnType<typeof createServices>> | undefined;
+    try {
+      services = await createServices(env, { migrate: false, log: logger("info", (l) => got.push(JSON.parse(l))) });
+      const one = createApp(services);
+      expect((await one.request("/users/1")).status).toBe(200);
+      await redis.kill();
+      expect(await eventually(() => got.some((l) => l.msg === "redis error (serving from Postgres)"))).toBe(true);
+      expect((await one.request("/users/1")).status).toBe(200); // fail-open: from Postgres
+      const seq = got.filter((l) => l.msg === "request" || l.msg.startsWith("redis error")).map((l) => `${l.level} ${l.msg}`);
+      expect(seq).toEqual(["info request", "warn redis error (serving from Postgres)", "info request"]);
+      const warn = got.find((l) => l.level === "warn")!;
+      expect(Number.isNaN(Date.parse(warn.time))).toBe(false);
+      expect(typeof warn.err).toBe("string");
+    } finally {
+      await services?.close();
+      await redis.stop();
+    }
+  });
+
+  test("errors keep name, message, stack and cause, in any field", () => {
+    const out: Record<string, any>[] = [];
+    const log = logger("debug", (l) => out.push(JSON.parse(l)));
+    log.error("boom", { requestId: "r1", err: new TypeError("outer", { cause: new Error("inner") }) });
+    log.child({ component: "x" }).debug("with bindings", { n: 1 });
+    expect(out[0]).toMatchObject({ level: "error", msg: "boom", requestId: "r1", err: { name: "TypeError", message: "outer", cause: { name: "Error", message: "inner" } } });
+    expect(out[0]!.err.stack).toContain("TypeError: outer");
+    expect(out[1]).toMatchObject({ level: "debug", msg: "with bindings", component: "x", n: 1 });
   });
 });

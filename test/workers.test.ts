@@ -75,7 +75,8 @@ test("WORKERS=2: both processes serve one port, /metrics sums both, SIGTERM drai
   expect(await svc.stop("SIGTERM")).toBe(0);
   const out = svc.output();
   expect(out.match(/"msg":"bye"/g)?.length).toBe(2);
-  expect(out).toContain('"msg":"supervisor: every worker exited","code":0');
+  const json = out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  expect(json).toContainEqual(expect.objectContaining({ msg: "supervisor: every worker exited", code: 0 }));
   for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(); // no worker left behind
 });
 

@@ -1,5 +1,4 @@
 import { statementNames } from "../db/hot-queries";
-import { logger } from "../lib/log";
 import type { Deps } from "../types";
 import { currentStats } from "./context";
 import type { RequestEvent } from "./events";
@@ -18,13 +17,12 @@ const selfObserved = (e: RequestEvent) =>
   e.route === "/metrics" || e.route.startsWith("/debug/") || e.stats.captureStatements;
 
 export function createObservability(deps: Deps) {
-  const { env, telemetry, database, queries, tracer } = deps;
-  const log = logger(env.LOG_LEVEL, deps.logWrite);
+  const { env, telemetry, database, queries, tracer, log } = deps;
   const metrics = createMetrics(database, deps.auth.limits, deps.cache);
   const routes = createRouteTable();
   const fingerprint = fingerprinter(statementNames(queries));
   const watch = createQueryWatch({ slowMs: env.SLOW_QUERY_MS, log, onRepeat: metrics.onRepeat });
-  const requestLine = requestLogger(env.LOG_LEVEL, deps.logWrite);
+  const requestLine = requestLogger(log);
 
   const unsubscribe = [
     telemetry.query.on((e) => {

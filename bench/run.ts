@@ -12,7 +12,7 @@ import { buildResults } from "./report";
 import { l1Phase, type Invalidation } from "./l1";
 import { authPhase, compressionPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
 import { replicaPhase, workersPhase } from "./scale-out";
-import type { Server } from "./servers";
+import { LOG_DIR, type Server } from "./servers";
 import { loadWorkload } from "./workload";
 import { multiplierFor, permute } from "./zipf";
 
@@ -116,6 +116,7 @@ try {
   await resetWrites(p.naiveDb, p);
   for (const prefix of prefixes) await flushPrefix(prefix);
   rmSync(SPEC_DIR, { recursive: true, force: true });
+  rmSync(LOG_DIR, { recursive: true, force: true });
 }
 
 warnConcurrent();

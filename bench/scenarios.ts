@@ -121,13 +121,28 @@ export async function mainPhase(o: Options, w: Workload, cells: Cells, say: Say,
   }
 }
 
-/** Server-Timing + metrics on (production default) vs INSTRUMENTATION=off, same endpoints, interleaved. */
+/** The instrumentation cell's servers: what each adds to the one before it. */
+export const INSTRUMENTATION_SERVERS: [string, Record<string, string>][] = [
+  // Nothing observed: no Server-Timing, accounting, route table, metrics or request log.
+  ["instr-off", { INSTRUMENTATION: "off" }],
+  // INSTRUMENTATION=on (the default) with LOG_LEVEL=warn, as in every other cell: no request log.
+  ["instr-on", {}],
+  // The production defaults: the same with LOG_LEVEL=info, one request line per request on stdout
+  // (a file, see servers.ts).
+  ["instr-log", { LOG_LEVEL: "info" }],
+];
+
+/**
+ * What observing a request costs, on the cached profile read (the least work per request, so the
+ * largest share of it is instrumentation): INSTRUMENTATION=off, on, and on with the request log
+ * (LOG_LEVEL=info), interleaved on the same requests. Three servers only, so more (cheap)
+ * windows: the differences sought are a few µs per request.
+ */
 export async function instrumentationPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   say("starting servers");
-  const [on, off] = await services(o, servers, [["instr-on", {}], ["instr-off", { INSTRUMENTATION: "off" }]]);
-  // The cached profile read: the least work per request, so the largest share of it is instrumentation.
-  // Two servers only, so more (cheap) windows: the difference sought is tens of µs per request.
-  await compareOn(o, w, cells, say, "instrumentation", ["profile"], [["instr-on", on!], ["instr-off", off!]], o.profile.windows + 2);
+  const started = await services(o, servers, INSTRUMENTATION_SERVERS);
+  const parts = INSTRUMENTATION_SERVERS.map(([key], i): [string, Server] => [key, started[i]!]);
+  await compareOn(o, w, cells, say, "instrumentation", ["profile"], parts, o.profile.windows + 2);
 }
 
 /** The sampling ratios of the tracing cell: every request traced, and 1 % of them. */

@@ -26,7 +26,7 @@ export interface Profile {
   windows: number;
   windowS: number;
   /** Warm-up: slices of this length until two in a row agree within warmTolerance, at most warmMax.
-   *  Durations are whole seconds (wrk's -d has no finer unit). */
+   *  Durations are whole seconds. */
   warmSliceS: number;
   warmMin: number;
   warmMax: number;
@@ -106,7 +106,6 @@ export interface Options {
   profile: Profile;
   only: Set<Scenario>;
   rounds: number;
-  generator: "bun" | "wrk";
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -116,13 +115,12 @@ export function parseOptions(argv: string[]): Options {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       rounds: { type: "string", default: "1" },
-      generator: { type: "string", default: process.env.BENCH_GENERATOR ?? "bun" },
       connections: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
-    console.log(`bun run bench [--quick] [--only ${SCENARIOS.join(",")}] [--rounds N] [--generator bun|wrk] [--connections N]`);
+    console.log(`bun run bench [--quick] [--only ${SCENARIOS.join(",")}] [--rounds N] [--connections N]`);
     process.exit(0);
   }
   const profile = { ...(values.quick ? quick : full) };
@@ -134,9 +132,7 @@ export function parseOptions(argv: string[]): Options {
   }
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 10) throw new Error("--rounds must be an integer 1..10");
-  const generator = values.generator as Options["generator"];
-  if (!["wrk", "bun"].includes(generator)) throw new Error("--generator must be bun or wrk");
   // A partial run must not overwrite the full run's committed results.
   if (only.size < SCENARIOS.length && profile.name === "full") profile.results = "partial";
-  return { profile, only, rounds, generator };
+  return { profile, only, rounds };
 }

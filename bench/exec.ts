@@ -41,7 +41,7 @@ export function otherBenchmarks(): string[] {
     if (!Number.isInteger(pid) || pid === process.pid || pid === process.ppid) continue;
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-      if (/bench\/run\.ts|bench\/instrumentation-cost\.ts|\bwrk\b.*-c/.test(cmd)) found.push(`${pid}: ${cmd.slice(0, 80)}`);
+      if (/bench\/run\.ts/.test(cmd)) found.push(`${pid}: ${cmd.slice(0, 80)}`);
     } catch {
       // gone
     }

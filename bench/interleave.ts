@@ -1,5 +1,5 @@
 import type { Profile } from "./config";
-import { runLoad, type Generator, type Sample } from "./load";
+import { runLoad, type Sample } from "./load";
 import type { Server } from "./servers";
 
 // Servers compared with each other are measured interleaved: warm each up, then window 1 of A,
@@ -29,20 +29,20 @@ export interface Measured {
  * instead, which sizes its windows: ~3 × its latency if every connection was answered within
  * the probe, else the longest window.
  */
-async function warm(gen: Generator, p: Profile, part: Participant, say: (s: string) => void) {
+async function warm(p: Profile, part: Participant, say: (s: string) => void) {
   const rates: number[] = [];
   if (part.slow) {
     if (p.warmMax === 0) return { rates, windowS: p.beforeWindowS };
     const probeS = Math.ceil(p.beforeWindowS / 2);
     say(`${part.key}: probe (${probeS} s)`);
-    const probe = await runLoad(gen, part.server, part.specBase, p.connections, probeS);
+    const probe = await runLoad(part.server, part.specBase, p.connections, probeS);
     await part.settle?.();
     const fit = Math.max(p.beforeWindowS, Math.min(p.maxSlowWindowS, Math.ceil((3 * probe.avgMs) / 1000)));
     return { rates: [Math.round(probe.rps)], windowS: probe.requests >= p.connections ? fit : p.maxSlowWindowS };
   }
   for (let i = 1; i <= p.warmMax; i++) {
     say(`${part.key}: warm-up ${i} (${p.warmSliceS} s)`);
-    const slice = await runLoad(gen, part.server, part.specBase, p.connections, p.warmSliceS);
+    const slice = await runLoad(part.server, part.specBase, p.connections, p.warmSliceS);
     await part.settle?.();
     rates.push(Math.round(slice.rps));
     const [a, b] = rates.slice(-2);
@@ -52,7 +52,6 @@ async function warm(gen: Generator, p: Profile, part: Participant, say: (s: stri
 }
 
 export async function interleave(
-  gen: Generator,
   p: Profile,
   parts: Participant[],
   windows: number,
@@ -60,7 +59,7 @@ export async function interleave(
 ): Promise<Record<string, Measured>> {
   const out: Record<string, Measured> = {};
   for (const part of parts) {
-    const { rates, windowS } = await warm(gen, p, part, say);
+    const { rates, windowS } = await warm(p, part, say);
     out[part.key] = { warmup: rates, windowS, samples: [] };
   }
   for (let w = 1; w <= windows; w++) {
@@ -69,7 +68,7 @@ export async function interleave(
       const n = part.slow ? Math.min(windows, p.beforeWindows) : windows;
       if (w > n) continue;
       say(`${part.key}: window ${w}/${n} (${m.windowS} s)`);
-      m.samples.push(await runLoad(gen, part.server, part.specBase, p.connections, m.windowS));
+      m.samples.push(await runLoad(part.server, part.specBase, p.connections, m.windowS));
       await part.settle?.();
     }
   }

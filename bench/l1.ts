@@ -2,7 +2,7 @@ import { parseEnv } from "../src/env";
 import { BENCH_TOKEN } from "./auth";
 import type { Options } from "./config";
 import { interleave, type Participant } from "./interleave";
-import { writeSpec, type Generator } from "./load";
+import { writeSpec } from "./load";
 import { merge, rawPrefix, service, serviceEnv, type Cells } from "./scenarios";
 import { startServer, type Server } from "./servers";
 import { specFor, type Workload } from "./workload";
@@ -75,7 +75,7 @@ export async function measureInvalidation(reader: Server, writer: Server, ids: n
 }
 
 /** Cells l1-on/profile, l1-off/profile, l1-raw/profile (interleaved), then the invalidation probes. */
-export async function l1Phase(o: Options, gen: Generator, w: Workload, cells: Cells, inv: Invalidation, say: Say, servers: Server[]) {
+export async function l1Phase(o: Options, w: Workload, cells: Cells, inv: Invalidation, say: Say, servers: Server[]) {
   const p = o.profile;
   say("starting servers");
   const l1 = { CACHE_L1: "on" };
@@ -93,7 +93,7 @@ export async function l1Phase(o: Options, gen: Generator, w: Workload, cells: Ce
     { key: "l1-off", server: off, specBase: spec },
     { key: "l1-raw", server: raw, specBase: spec },
   ];
-  await merge(cells, "profile", await interleave(gen, p, parts, p.windows, (s) => say(`l1 profile · ${s}`)));
+  await merge(cells, "profile", await interleave(p, parts, p.windows, (s) => say(`l1 profile · ${s}`)));
   // A second instance with L1 as the writer; the reader is l1-on.
   const writer = await service(o, "l1-writer", l1);
   servers.push(writer);

@@ -3,23 +3,16 @@ import { tmpdir } from "node:os";
 import { ROOT } from "./config";
 import { cpuDelta, sampleCpu } from "./cpu";
 import type { Server } from "./servers";
-import { MIX, type Spec } from "./zipf";
+import type { Spec } from "./zipf";
 
-// Load generator driver. Default: bench/loadgen.ts, a closed-loop generator on raw Bun sockets in
-// a process of its own. wrk was the first choice (C, epoll, LuaJIT for the Zipf ids) and is kept
-// behind --generator wrk, but on this machine wrk 4.1's latency statistics do not add up: with 8
-// connections its mean latency × requests/s comes out at 10–130 connections (Little's law says
-// 8; see wg/wrk#438), while the Bun generator gives 7.9 and costs about the same CPU per request
-// (~14 µs at 35 000 requests/s against the fixed-body server, where both use half a core).
-// autocannon was not chosen: under Node it costs more per request and is a new dependency. The
-// generator shares the 2 cores with the servers; its CPU per request is reported with every cell.
-
-export type Generator = "wrk" | "bun";
-
-export function pickGenerator(pref: Generator): Generator {
-  if (pref === "wrk" && Bun.which("wrk") === null) throw new Error("--generator wrk: wrk is not installed (apt-get install wrk)");
-  return pref;
-}
+// The load generator: bench/loadgen.ts, a closed-loop generator on raw Bun sockets in a process
+// of its own, the only one (wrk and its Lua mirror of the workload were dropped: wrk is not on
+// the machines this runs on, and wrk 4.1's latency statistics did not add up here — with 8
+// connections its mean latency × requests/s came out at 10–130 connections where Little's law
+// says 8, wg/wrk#438 — while this generator gives 7.9 at about the same CPU per request, ~14 µs
+// at 35 000 requests/s against the fixed-body server). autocannon was not chosen: under Node it
+// costs more per request and is a new dependency. The generator shares the 2 cores with the
+// servers; its CPU per request is reported with every cell.
 
 export interface Sample {
   requests: number;
@@ -32,7 +25,7 @@ export interface Sample {
   errors: number;
   /** Bytes received per response, status line and headers included (what crossed the wire). */
   bytesPerResponse: number;
-  /** wrk's error classes: connect, read, write, status (HTTP ≥ 400), timeout. */
+  /** Error classes: connect, read, write, status (HTTP ≥ 400), timeout. */
   errorsBy: Record<string, number>;
   hits: number;
   misses: number;
@@ -45,29 +38,19 @@ export interface Sample {
 }
 
 export const SPEC_DIR = `${tmpdir()}/hotpath-bench-${process.pid}`;
-const toLua = (v: unknown): string =>
-  Array.isArray(v) ? `{${v.map(toLua).join(",")}}`
-  : v !== null && typeof v === "object" ? `{${Object.entries(v).map(([k, x]) => `${k}=${toLua(x)}`).join(",")}}`
-  : typeof v === "string" ? JSON.stringify(v) : String(v);
-
-/** Writes the workload spec for both generators (Lua table for wrk, JSON for the Bun one). */
+/** Writes a workload spec for the generator; returns its path without the extension. */
 export async function writeSpec(name: string, spec: Spec): Promise<string> {
   mkdirSync(SPEC_DIR, { recursive: true });
   const base = `${SPEC_DIR}/${name}`;
-  await Bun.write(`${base}.lua`, `return ${toLua({ ...spec, mix: MIX })}\n`);
   await Bun.write(`${base}.json`, JSON.stringify(spec));
   return base;
 }
 
 /** One closed-loop run of `durationS` seconds with `connections` connections against `server`. */
-export async function runLoad(gen: Generator, server: Server, specBase: string, connections: number, seconds: number): Promise<Sample> {
+export async function runLoad(server: Server, specBase: string, connections: number, seconds: number): Promise<Sample> {
   const durationS = Math.max(1, Math.round(seconds));
-  const cmd =
-    gen === "wrk"
-      ? ["wrk", "-t1", `-c${connections}`, `-d${durationS}s`, "--timeout", "20s", "-s", `${ROOT}/bench/wrk/workload.lua`,
-         server.url, "--", `${specBase}.lua`, server.hostPort]
-      : ["bun", `${ROOT}/bench/loadgen.ts`,
-         JSON.stringify({ host: "127.0.0.1", port: server.port, connections, durationS, specFile: `${specBase}.json` })];
+  const cmd = ["bun", `${ROOT}/bench/loadgen.ts`,
+    JSON.stringify({ host: "127.0.0.1", port: server.port, connections, durationS, specFile: `${specBase}.json` })];
   const before = sampleCpu(server.pid);
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
@@ -75,7 +58,7 @@ export async function runLoad(gen: Generator, server: Server, specBase: string, 
   const line = out.split("\n").find((l) => l.startsWith("BENCH_JSON "));
   if (!line) {
     const dead = server.exited() ? `\n${server.name} has exited; its last output:\n${server.log()}` : "";
-    throw new Error(`${gen} printed no result (exit ${proc.exitCode}):\n${out.slice(-1500)}\n${err.slice(-1500)}${dead}`);
+    throw new Error(`the load generator printed no result (exit ${proc.exitCode}):\n${out.slice(-1500)}\n${err.slice(-1500)}${dead}`);
   }
   const r = JSON.parse(line.slice("BENCH_JSON ".length));
   const usage = proc.resourceUsage();

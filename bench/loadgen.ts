@@ -1,9 +1,9 @@
 import { makeRequester, type Req, type Spec } from "./zipf";
 
-// The fallback load generator (no wrk on the machine): closed loop, N keep-alive HTTP/1.1
+// The load generator (why this one: load.ts): closed loop, N keep-alive HTTP/1.1
 // connections on raw Bun sockets (no fetch: its per-request overhead would make the generator
 // the bottleneck sooner), each sending its next request when the previous response is complete.
-// Prints the same BENCH_JSON line as bench/wrk/workload.lua. Run as its own process by load.ts.
+// Prints one BENCH_JSON line with its counts and latency percentiles. Run as its own process by load.ts.
 // argv: <config json> = { host, port, connections, durationS, specFile }
 
 const cfg = JSON.parse(process.argv[2]!) as { host: string; port: number; connections: number; durationS: number; specFile: string };

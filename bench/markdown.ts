@@ -72,11 +72,11 @@ export function renderMarkdown(r: Results): string {
     ])), "");
   }
   if (r.instrumentation.length) {
-    out.push("## Instrumentation cost: Server-Timing + metrics on ÷ off (INSTRUMENTATION)", "");
-    out.push(table(["endpoint", "on req/s", "off req/s", "on ÷ off [min–max]", "avg on → off"], r.instrumentation.map((l) => [
-      label(l.a.split("/")[1]!), num(c(l.a)!.rps.median), num(c(l.b)!.rps.median), range(l.rps, (v) => v.toFixed(2)),
-      `${ms(c(l.a)!.avgMs.median)} → ${ms(c(l.b)!.avgMs.median)}`,
-    ])), "");
+    out.push("## Instrumentation cost: INSTRUMENTATION on ÷ off, and the request log (LOG_LEVEL=info ÷ warn)", "");
+    out.push(table(["comparison (cached profile read)", "req/s", "baseline req/s", "req/s ratio [min–max]", "server CPU ms/req → baseline", "server CPU ratio [min–max]"], r.instrumentation.map((l) => [
+      l.name, num(c(l.a)!.rps.median), num(c(l.b)!.rps.median), range(l.rps, (v) => v.toFixed(2)),
+      `${cpu(c(l.a)!.cpuMsPerReq.server)} → ${cpu(c(l.b)!.cpuMsPerReq.server)}`, l.serverCpu ? range(l.serverCpu, (v) => v.toFixed(2)) : "—",
+    ])), "", "Request log: one JSON line per request on stdout, written to a file. Server CPU is the service process's, from /proc.", "");
   }
   if (r.tracing?.length) {
     out.push("## Tracing cost: OpenTelemetry export at sampling ratio 1.0 and 0.01 ÷ no endpoint", "");

@@ -21,6 +21,8 @@ export interface Ratio {
   b: string;
   /** a ÷ b of requests/s, window by window. */
   rps: Spread;
+  /** a ÷ b of the server's CPU time per request, window by window (where reported). */
+  serverCpu?: Spread;
   target?: number;
 }
 export interface Target {
@@ -67,6 +69,13 @@ const SCALE_OUT: [string, string, string, number | undefined][] = [
   ["one replica ÷ primary only, next page", "replica-1/next", "primary-only/next", undefined],
 ];
 
+/** The instrumentation cell (scenarios.ts INSTRUMENTATION_SERVERS), on the cached profile read. */
+const INSTRUMENTATION: [string, string, string][] = [
+  ["instrumentation on ÷ off (request log off)", "instr-on/profile", "instr-off/profile"],
+  ["request log on ÷ off (instrumentation on)", "instr-log/profile", "instr-on/profile"],
+  ["instrumentation + request log ÷ off", "instr-log/profile", "instr-off/profile"],
+];
+
 /** Nearest-rank percentile. */
 const percentile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -95,7 +104,10 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], inv: Inval
   });
 
   const limits = LIMITS.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
-  const instrumentation = ["profile"].flatMap((e) => ratio(`${e}: on ÷ off`, `instr-on/${e}`, `instr-off/${e}`));
+  // Each with the server's CPU per request too: on a shared machine it moves less than req/s.
+  const instrumentation = INSTRUMENTATION.flatMap(([n, a, b]) =>
+    ratio(n, a, b).map((r) => ({ ...r, serverCpu: pairedRatio(raw[a]!.samples, raw[b]!.samples, (s) => s.cpu.server) })),
+  );
   const tracing = TRACE_RATIOS.flatMap((t) => ratio(`profile: ratio ${t} ÷ off`, `trace-${t}/profile`, "trace-off/profile"));
   const scaleOut = SCALE_OUT.flatMap(([n, a, b, t]) => ratio(n, a, b, t));
   const auth = AUTH_ENDPOINTS.flatMap((e) => ratio(`${e}: on ÷ off`, `auth-on/${e}`, `auth-off/${e}`));

@@ -6,13 +6,13 @@ import { benchDatabases } from "./cpu";
 import { ensureData, prewarm, resetWrites } from "./db";
 import { otherBenchmarks } from "./exec";
 import { explainList } from "./explain";
-import { pickGenerator, SPEC_DIR } from "./load";
+import { SPEC_DIR } from "./load";
 import { renderMarkdown } from "./markdown";
 import { buildResults } from "./report";
 import { l1Phase, type Invalidation } from "./l1";
 import { authPhase, compressionPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
 import { replicaPhase, workersPhase } from "./scale-out";
-import type { Server } from "./servers";
+import { LOG_DIR, type Server } from "./servers";
 import { loadWorkload } from "./workload";
 import { multiplierFor, permute } from "./zipf";
 
@@ -37,13 +37,12 @@ const done = (s: string) => {
   console.log(`[${elapsed()} s] ${s}`);
 };
 
-const gen = pickGenerator(opts.generator);
 const concurrent = new Set(otherBenchmarks());
 const warnConcurrent = () => {
   for (const c of otherBenchmarks()) concurrent.add(c);
   if (concurrent.size) done(`warning: other benchmarks ran alongside this one, numbers are skewed:\n  ${[...concurrent].join("\n  ")}`);
 };
-done(`hotpath bench (${p.name}): ${[...opts.only].join(", ")}; ${opts.rounds} round(s); generator ${gen}`);
+done(`hotpath bench (${p.name}): ${[...opts.only].join(", ")}; ${opts.rounds} round(s)`);
 const data = await ensureData(p, say);
 benchDatabases.push(p.db, p.naiveDb);
 done(`data: ${p.users} users, ${p.documents} documents in ${p.db} / ${p.naiveDb}${data.seeded ? " (seeded)" : ""}${data.copied ? " (naive copy made)" : ""}`);
@@ -74,40 +73,40 @@ try {
   for (let round = 1; round <= opts.rounds; round++) {
     const r = opts.rounds > 1 ? `round ${round}/${opts.rounds} · ` : "";
     if (opts.only.has("before") || opts.only.has("after") || opts.only.has("limits")) {
-      await mainPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await mainPhase(opts, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     for (const c of otherBenchmarks()) concurrent.add(c);
     if (opts.only.has("instrumentation")) {
-      await instrumentationPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await instrumentationPhase(opts, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("tracing")) {
-      await tracingPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await tracingPhase(opts, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("auth")) {
-      await authPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await authPhase(opts, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("compression")) {
-      await compressionPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await compressionPhase(opts, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("pool")) {
-      await poolPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await poolPhase(opts, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("workers")) {
-      await workersPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await workersPhase(opts, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("replica")) {
-      await replicaPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await replicaPhase(opts, workload, cells, (s) => say(r + s), servers);
       await stopAll();
     }
     if (opts.only.has("l1")) {
-      await l1Phase(opts, gen, workload, cells, invalidation, (s) => say(r + s), servers);
+      await l1Phase(opts, workload, cells, invalidation, (s) => say(r + s), servers);
       await stopAll();
     }
   }
@@ -117,6 +116,7 @@ try {
   await resetWrites(p.naiveDb, p);
   for (const prefix of prefixes) await flushPrefix(prefix);
   rmSync(SPEC_DIR, { recursive: true, force: true });
+  rmSync(LOG_DIR, { recursive: true, force: true });
 }
 
 warnConcurrent();
@@ -129,7 +129,7 @@ const results = buildResults(opts, cells, plans, invalidation, {
   durationS: Math.round((performance.now() - t0) / 1000),
   machine: `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Bun ${Bun.version}, ${pg.trim().replace(/^psql \(PostgreSQL\) /, "PostgreSQL ") || "PostgreSQL"}`,
   commit: commit.trim(),
-  generator: gen,
+  generator: "bun",
   connections: p.connections,
   windows: p.windows * opts.rounds,
   windowS: p.windowS,

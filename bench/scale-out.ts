@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Options } from "./config";
 import { exec, freePort, sleep } from "./exec";
-import type { Generator } from "./load";
 import { compareOn, services, type Cells, type Say } from "./scenarios";
 import type { Server } from "./servers";
 import { asPostgres, pgCtl, PG_BIN, serverOptions, shareDir, startStandby } from "./standby";
@@ -29,11 +28,11 @@ async function allWorkersServe(server: Server, n: number): Promise<void> {
 }
 
 /** The cached profile read and the first list page, WORKERS=1 vs WORKERS=2 (the same Postgres and Redis). */
-export async function workersPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+export async function workersPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   say("starting servers");
   const [one, two] = await services(o, servers, [["workers-1", {}], ["workers-2", { WORKERS: "2" }]]);
   await allWorkersServe(two!, 2);
-  await compareOn(o, gen, w, cells, say, "workers", WORKER_ENDPOINTS, [["workers-1", one!], ["workers-2", two!]]);
+  await compareOn(o, w, cells, say, "workers", WORKER_ENDPOINTS, [["workers-1", one!], ["workers-2", two!]]);
 }
 
 /**
@@ -43,7 +42,7 @@ export async function workersPhase(o: Options, gen: Generator, w: Workload, cell
  * Postgres may refuse replication connections, and a base backup of it would copy every database
  * it holds. Everything is stopped at the end of the phase, or when its setup fails.
  */
-export async function replicaPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+export async function replicaPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   const dir = mkdtempSync(join(tmpdir(), "hp-bench-replica-"));
   shareDir(dir);
   const P = join(dir, "primary");
@@ -74,7 +73,7 @@ export async function replicaPhase(o: Options, gen: Generator, w: Workload, cell
     // The service must route to it: its readiness lists the replica as "ok".
     const ready = (await (await fetch(`${withReplica!.url}/readyz`)).json()) as { checks: Record<string, string> };
     if (!Object.entries(ready.checks).some(([k, v]) => k.startsWith("replica ") && v === "ok")) throw new Error(`replica not used: ${JSON.stringify(ready)}`);
-    await compareOn(o, gen, w, cells, say, "replica", REPLICA_ENDPOINTS, [["primary-only", primaryOnly!], ["replica-1", withReplica!]]);
+    await compareOn(o, w, cells, say, "replica", REPLICA_ENDPOINTS, [["primary-only", primaryOnly!], ["replica-1", withReplica!]]);
   } finally {
     for (const s of mine) {
       await s.stop();

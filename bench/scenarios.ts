@@ -5,7 +5,7 @@ import { BENCH_JWT_SECRET } from "./auth";
 import { dbUrl, REDIS_URL, type Options } from "./config";
 import { settleNaive } from "./db";
 import { interleave, type Measured, type Participant } from "./interleave";
-import { writeSpec, type Generator } from "./load";
+import { writeSpec } from "./load";
 import { startServer, type Server } from "./servers";
 import { specFor, type Workload } from "./workload";
 import { ENDPOINTS, type Endpoint, type Kind } from "./zipf";
@@ -73,7 +73,6 @@ export async function services(o: Options, servers: Server[], list: [string, Rec
 /** Each endpoint in turn, the given servers interleaved window by window on the same requests. */
 export async function compareOn(
   o: Options,
-  gen: Generator,
   w: Workload,
   cells: Cells,
   say: Say,
@@ -85,12 +84,12 @@ export async function compareOn(
   for (const e of endpoints) {
     const spec = await writeSpec(`${label}-${e}`, specFor(o.profile, w, e, "keyset"));
     const parts = servers.map(([key, server]): Participant => ({ key, server, specBase: spec }));
-    await merge(cells, e, await interleave(gen, o.profile, parts, windows, (s) => say(`${label} ${e} · ${s}`)));
+    await merge(cells, e, await interleave(o.profile, parts, windows, (s) => say(`${label} ${e} · ${s}`)));
   }
 }
 
 /** before vs after (all endpoints) and after vs the limit servers, interleaved per endpoint. */
-export async function mainPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+export async function mainPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   const p = o.profile;
   const withBefore = o.only.has("before");
   const withLimits = o.only.has("limits");
@@ -118,17 +117,32 @@ export async function mainPhase(o: Options, gen: Generator, w: Workload, cells: 
     if (redis && fixed && e === "profile") parts.push(await part("limit-redis", redis, e, "keyset"), await part("limit-fixed", fixed, "fixed", "keyset"));
     if (pg && (e === "first" || e === "next")) parts.push(await part("limit-pg", pg, e, "keyset"));
     if (naive) parts.push(await part("before", naive, e, "naive"));
-    await merge(cells, e, await interleave(gen, p, parts, p.windows, (s) => say(`${e} · ${s}`)));
+    await merge(cells, e, await interleave(p, parts, p.windows, (s) => say(`${e} · ${s}`)));
   }
 }
 
-/** Server-Timing + metrics on (production default) vs INSTRUMENTATION=off, same endpoints, interleaved. */
-export async function instrumentationPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+/** The instrumentation cell's servers: what each adds to the one before it. */
+export const INSTRUMENTATION_SERVERS: [string, Record<string, string>][] = [
+  // Nothing observed: no Server-Timing, accounting, route table, metrics or request log.
+  ["instr-off", { INSTRUMENTATION: "off" }],
+  // INSTRUMENTATION=on (the default) with LOG_LEVEL=warn, as in every other cell: no request log.
+  ["instr-on", {}],
+  // The production defaults: the same with LOG_LEVEL=info, one request line per request on stdout
+  // (a file, see servers.ts).
+  ["instr-log", { LOG_LEVEL: "info" }],
+];
+
+/**
+ * What observing a request costs, on the cached profile read (the least work per request, so the
+ * largest share of it is instrumentation): INSTRUMENTATION=off, on, and on with the request log
+ * (LOG_LEVEL=info), interleaved on the same requests. Three servers only, so more (cheap)
+ * windows: the differences sought are a few µs per request.
+ */
+export async function instrumentationPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   say("starting servers");
-  const [on, off] = await services(o, servers, [["instr-on", {}], ["instr-off", { INSTRUMENTATION: "off" }]]);
-  // The cached profile read: the least work per request, so the largest share of it is instrumentation.
-  // Two servers only, so more (cheap) windows: the difference sought is tens of µs per request.
-  await compareOn(o, gen, w, cells, say, "instrumentation", ["profile"], [["instr-on", on!], ["instr-off", off!]], o.profile.windows + 2);
+  const started = await services(o, servers, INSTRUMENTATION_SERVERS);
+  const parts = INSTRUMENTATION_SERVERS.map(([key], i): [string, Server] => [key, started[i]!]);
+  await compareOn(o, w, cells, say, "instrumentation", ["profile"], parts, o.profile.windows + 2);
 }
 
 /** The sampling ratios of the tracing cell: every request traced, and 1 % of them. */
@@ -140,7 +154,7 @@ export const TRACE_RATIOS = ["1", "0.01"] as const;
  * with OTEL_EXPORTER_OTLP_ENDPOINT set, sampling ratio 1.0 and 0.01 (parentbased_traceidratio),
  * exporting to a local OTLP/HTTP sink (bench/otlp-sink.ts) with the default batch settings.
  */
-export async function tracingPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+export async function tracingPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   say("starting servers");
   const sink = await startServer("otlp-sink", ["bun", "run", "bench/otlp-sink.ts"], {});
   servers.push(sink);
@@ -162,7 +176,7 @@ export async function tracingPhase(o: Options, gen: Generator, w: Workload, cell
       { key: "trace-off", server: off, specBase: spec },
       ...traced.map((server, i): Participant => ({ key: `trace-${TRACE_RATIOS[i]}`, server, specBase: spec })),
     ];
-    await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows, (s) => say(`tracing ${e} · ${s}`)));
+    await merge(cells, e, await interleave(o.profile, parts, o.profile.windows, (s) => say(`tracing ${e} · ${s}`)));
   }
 }
 
@@ -175,10 +189,10 @@ export const AUTH_ENDPOINTS = ["patchDoc", "profile"] as const;
  * paid but no write is turned away); "auth-off" is AUTH=off. Both receive the same requests,
  * token included. Reads never look at the token, so the read cell should come out at ~1.
  */
-export async function authPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+export async function authPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   say("starting servers");
   const [on, off] = await services(o, servers, [["auth-on", { RATE_LIMIT_WRITES: "1000000000" }], ["auth-off", { AUTH: "off" }]]);
-  await compareOn(o, gen, w, cells, say, "auth", AUTH_ENDPOINTS, [["auth-on", on!], ["auth-off", off!]]);
+  await compareOn(o, w, cells, say, "auth", AUTH_ENDPOINTS, [["auth-on", on!], ["auth-off", off!]]);
 }
 
 /** Compression: the 100-item list page (never cached) and the cached profile read. */
@@ -193,8 +207,7 @@ export const COMPRESSION_ACCEPT = "br, gzip";
  * written; "compress-nomemo" sends the same to a second server with COMPRESS_MEMO_BYTES=0,
  * where every compressed response runs the encoder.
  */
-export async function compressionPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
-  if (gen === "wrk") throw new Error("--only compression needs the Bun generator (its spec sends Accept-Encoding; the wrk script does not)");
+export async function compressionPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   say("starting servers");
   const s = await service(o, "compress");
   servers.push(s);
@@ -208,7 +221,7 @@ export async function compressionPhase(o: Options, gen: Generator, w: Workload, 
       { key: "compress-br-gzip", server: s, specBase: compressed },
       { key: "compress-nomemo", server: nomemo, specBase: compressed },
     ];
-    await merge(cells, e, await interleave(gen, o.profile, parts, o.profile.windows + 1, (m) => say(`compression ${e} · ${m}`)));
+    await merge(cells, e, await interleave(o.profile, parts, o.profile.windows + 1, (m) => say(`compression ${e} · ${m}`)));
   }
 }
 
@@ -228,7 +241,7 @@ export const poolPrefix = (o: Options, n: number) => `${o.profile.redisPrefix}-p
  * request misses, so each one is the join query + Redis read + fill). One server per size, each
  * with its own Redis prefix so they never share cache entries; windows rotate through the sizes.
  */
-export async function poolPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+export async function poolPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
   const p = o.profile;
   say("starting servers");
   const pools: Server[] = [];
@@ -241,7 +254,7 @@ export async function poolPhase(o: Options, gen: Generator, w: Workload, cells: 
   for (const e of POOL_ENDPOINTS) {
     const spec = await writeSpec(`pool-${e}`, specFor(p, w, e === "doc-cold" ? "doc" : e, "keyset", { uniformDocs: e === "doc-cold" }));
     const parts = pools.map((server, i): Participant => ({ key: `pool-${p.poolSizes[i]}`, server, specBase: spec }));
-    await merge(cells, e, await interleave(gen, p, parts, p.sweepWindows, (s) => say(`pool sweep ${e} · ${s}`)));
+    await merge(cells, e, await interleave(p, parts, p.sweepWindows, (s) => say(`pool sweep ${e} · ${s}`)));
   }
   for (const s of pools) await s.stop();
 }

@@ -1,5 +1,4 @@
-// Zipf-like ids and the request each endpoint sends. bench/wrk/workload.lua is a line-for-line
-// mirror for wrk; the Bun generator (loadgen.ts) imports this file. Keep the two in step.
+// Zipf-like ids and the request each endpoint sends; the load generator (loadgen.ts) imports this file.
 
 /**
  * A rank in 1..n with P(rank = k) ≈ k^-s: inverse CDF of the continuous bounded power law, so it
@@ -60,7 +59,7 @@ export interface Spec {
   nonce: string;
   /** Bearer token sent with every write (the service requires one). */
   token: string;
-  /** Extra request header lines ("Name: value") sent with every read (the Bun generator only). */
+  /** Extra request header lines ("Name: value") sent with every read. */
   headers?: string[];
 }
 

@@ -17,6 +17,7 @@ const expectedCells = [
   "limit-pg/next",
   "instr-on/profile",
   "instr-off/profile",
+  "instr-log/profile",
   "trace-off/profile",
   "trace-1/profile",
   "trace-0.01/profile",
@@ -78,7 +79,13 @@ test(
     }
     // after ÷ limit, instrumentation on ÷ off, auth on ÷ off: ratios present, finite, positive.
     expect(r.limits.length).toBe(5);
-    expect(r.instrumentation.length).toBe(1);
+    // Instrumentation on ÷ off, the request log on ÷ off, both ÷ off; each with a server-CPU ratio.
+    expect(r.instrumentation.map((l) => [l.a, l.b])).toEqual([
+      ["instr-on/profile", "instr-off/profile"],
+      ["instr-log/profile", "instr-on/profile"],
+      ["instr-log/profile", "instr-off/profile"],
+    ]);
+    for (const l of r.instrumentation) expect(finitePositive(l.serverCpu!.median), l.name).toBe(true);
     expect(r.auth.map((l) => l.a)).toEqual(["auth-on/patchDoc", "auth-on/profile"]);
     expect(r.tracing.map((l) => [l.a, l.b])).toEqual([
       ["trace-1/profile", "trace-off/profile"],

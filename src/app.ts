@@ -5,7 +5,6 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { idempotencyStore } from "./db/idempotency";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
-import { logger } from "./lib/log";
 import { allowedMethods } from "./middleware/allowed-methods";
 import { authenticate, limitWrites } from "./middleware/authenticate";
 import { cacheControl } from "./middleware/cache-control";
@@ -36,10 +35,10 @@ const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 /** Builds the app from its dependencies; index.ts only serves it, tests call app.request(). */
 export function createApp(deps: Deps) {
   const { env } = deps;
-  const log = deps.logWrite ? logger(env.LOG_LEVEL, deps.logWrite) : deps.log;
+  const { log } = deps;
   const app = new Hono<AppEnv>();
   // Off means off: no subscribers, no registry, no /metrics or /debug (they answer 404).
-  const obs = env.INSTRUMENTATION === "on" ? createObservability({ ...deps, log }) : undefined;
+  const obs = env.INSTRUMENTATION === "on" ? createObservability(deps) : undefined;
 
   // Order matters: requestStats wraps everything below, so errors and 404s carry Server-Timing too.
   app.use(requestId());

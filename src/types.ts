@@ -36,11 +36,6 @@ export interface Deps {
   workers?: WorkerLink;
   /** The process's one logger (lib/log.ts, built by createServices): every line, one stream, in order. */
   log: Logger;
-  /**
-   * @deprecated A collector for this app's lines only (its services keep logging through `log`).
-   * Pass `log: logger(level, write)` instead; kept until bench/instrumentation-breakdown.ts does.
-   */
-  logWrite?: (line: string) => void;
 }
 
 /** Authentication as configured at startup (src/auth/). */

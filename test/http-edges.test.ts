@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { createApp } from "../src/app";
+import { logger } from "../src/lib/log";
 import { harness, type Harness } from "./support/harness";
 import { tokenFor } from "./support/auth";
 
@@ -15,7 +16,7 @@ const lines: string[] = [];
 
 beforeAll(async () => {
   h = await harness("http_edges", { env: { LOG_LEVEL: "info", DEBUG_TOKEN: TOKEN } });
-  const app = createApp({ ...h.services, logWrite: (l) => lines.push(l) });
+  const app = createApp({ ...h.services, log: logger("info", (l) => lines.push(l)) });
   server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });
 });
 afterAll(async () => {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { createApp } from "../src/app";
+import { logger } from "../src/lib/log";
 import { ApiError } from "../src/lib/errors";
 import { RequestStats, requestStore } from "../src/obs/context";
 import { harness, type Harness } from "./support/harness";
@@ -48,7 +49,7 @@ describe("REQUEST_TIMEOUT_MS with a statement blocked on a real lock", () => {
 
   test("a timed-out request is logged once, as its 504: the cancelled statement's late error is not a second error line", async () => {
     const lines: string[] = [];
-    const app = createApp({ ...h.services, env: { ...h.env, LOG_LEVEL: "info" }, logWrite: (l) => lines.push(l) });
+    const app = createApp({ ...h.services, env: { ...h.env, LOG_LEVEL: "info" }, log: logger("info", (l) => lines.push(l)) });
     lock = await lockTable(h.dbUrl, "documents");
     const res = await app.request("/documents/3");
     await expectError(res as Response, 504, "timeout");

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { createApp } from "../src/app";
+import { logger } from "../src/lib/log";
 import { createServices, type Services } from "../src/services";
 import { harness, serverTiming, type Harness } from "./support/harness";
 import { requester } from "./support/http";
@@ -63,7 +64,7 @@ beforeAll(async () => {
   lines = [];
   // Services of their own (one app subscribed to their telemetry), logging request lines at info.
   traced = await createServices({ ...h.env, OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SERVICE_NAME: "hotpath-test", LOG_LEVEL: "info" });
-  request = requester(createApp({ ...traced, logWrite: (l) => lines.push(JSON.parse(l)) }));
+  request = requester(createApp({ ...traced, log: logger("info", (l) => lines.push(JSON.parse(l))) }));
   const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
   try {
     await sql`insert into users (email, name) select 'u' || g || '@example.com', 'User ' || g from generate_series(1, 5) g`;

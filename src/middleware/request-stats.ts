@@ -48,9 +48,8 @@ export function timingHeader(stats: RequestStats, totalMs: number): string {
  * the telemetry subscribers (route table, metrics, logs).
  *
  * This does what hono/timing + setMetric did, in one pass: the header is built once from three
- * numbers instead of through a per-request Map of timers and three quoted entries. Measured with
- * bench/instrumentation-breakdown.ts, the two-middleware version was most of the
- * instrumentation's cost on a cached read.
+ * numbers instead of through a per-request Map of timers and three quoted entries: the
+ * two-middleware version was most of the instrumentation's cost on a cached read.
  */
 export function requestStats(opts: RequestStatsOptions): MiddlewareHandler {
   const { telemetry, capture, timingAllowOrigin } = opts;

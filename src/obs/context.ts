@@ -29,7 +29,6 @@ export class RequestStats {
   poolMs = 0;
   queries = 0;
   cacheMs = 0;
-  cacheOps = 0;
   cacheResult: CacheResult | undefined;
   /** Time spent compressing this response (Server-Timing `compress`), and the coding used. */
   compressMs = 0;
@@ -52,7 +51,6 @@ export class RequestStats {
 
   addCache(result: CacheResult, ms: number): void {
     this.cacheMs += ms;
-    this.cacheOps++;
     if (result === "stale") this.stale = true;
     // The header shows the most telling outcome of the request: error > bypass > evict > miss > hit.
     if (this.cacheResult === undefined || rank[result] > rank[this.cacheResult]) this.cacheResult = result;

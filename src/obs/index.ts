@@ -26,40 +26,35 @@ export function createObservability(deps: Deps) {
   const watch = createQueryWatch({ slowMs: env.SLOW_QUERY_MS, log, onRepeat: metrics.onRepeat });
   const requestLine = requestLogger(env.LOG_LEVEL, deps.logWrite);
 
-  const unsubscribe = [
-    telemetry.query.on((e) => {
-      const fp = fingerprint(e.sql);
-      metrics.onQuery(fp.label, e.durMs, e.error !== undefined);
-      watch.onQuery(e, fp);
-      if (tracer && e.stats?.trace) tracer.query(e.stats.trace, e, fp.label);
-    }),
-    telemetry.cache.on(metrics.onCache),
-    telemetry.request.on((e) => {
-      if (!selfObserved(e)) {
-        routes.record(e);
-        metrics.onRequest(e);
-      }
-      watch.onRequest(e);
-      requestLine?.(e);
-      if (tracer && e.stats.trace) tracer.endRequest(e.stats.trace, e);
-    }),
-  ];
+  // Subscribed for the app's lifetime: the telemetry is the app's own (createTelemetry), so the
+  // listeners go when the app does.
+  telemetry.query.on((e) => {
+    const fp = fingerprint(e.sql);
+    metrics.onQuery(fp.label, e.durMs, e.error !== undefined);
+    watch.onQuery(e, fp);
+    if (tracer && e.stats?.trace) tracer.query(e.stats.trace, e, fp.label);
+  });
+  telemetry.cache.on(metrics.onCache);
+  telemetry.request.on((e) => {
+    if (!selfObserved(e)) {
+      routes.record(e);
+      metrics.onRequest(e);
+    }
+    watch.onRequest(e);
+    requestLine?.(e);
+    if (tracer && e.stats.trace) tracer.endRequest(e.stats.trace, e);
+  });
   // Listeners run synchronously inside the emit, so the request's stats are the current ones.
   if (tracer) {
-    unsubscribe.push(
-      telemetry.cache.on((e) => {
-        const trace = currentStats()?.trace;
-        if (trace) tracer.cache(trace, e);
-      }),
-    );
+    telemetry.cache.on((e) => {
+      const trace = currentStats()?.trace;
+      if (trace) tracer.cache(trace, e);
+    });
   }
 
   return {
     registry: metrics.registry,
     routes,
-    close(): void {
-      for (const off of unsubscribe) off();
-    },
   };
 }
 

@@ -78,3 +78,13 @@ test("the command-line tools' variables are parsed here too", () => {
   expect(parseEnv({}).HOTPATH_URL).toBe("http://127.0.0.1:3000");
   expect(() => parseEnv({ HOTPATH_URL: "localhost" })).toThrow(/HOTPATH_URL/);
 });
+
+test("no module in src/ but env.ts reads process.env", async () => {
+  const readers: string[] = [];
+  for await (const file of new Bun.Glob("src/**/*.ts").scan({ cwd: join(import.meta.dir, "..") })) {
+    if (file === "src/env.ts") continue;
+    const text = await Bun.file(join(import.meta.dir, "..", file)).text();
+    if (/process\.env|Bun\.env|import\.meta\.env/.test(text)) readers.push(file);
+  }
+  expect(readers).toEqual([]);
+});

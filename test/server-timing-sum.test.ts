@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import type { CacheEvent, RequestEvent } from "../src/obs/events";
+import type { CacheEvent, RequestEvent } from "../src/context/telemetry";
 import { harness, serverTiming, type Harness } from "./support/harness";
 import { eventually, lockTable, type TableLock } from "./support/pg-lock";
 

@@ -1,6 +1,6 @@
 import { LRUCache } from "lru-cache";
-import { currentStats, requestStore, type CacheResult } from "../obs/context";
-import type { CacheLayer, Telemetry } from "../obs/events";
+import { currentStats, requestStore, type CacheResult } from "../context/request";
+import type { CacheLayer, Telemetry } from "../context/telemetry";
 import type { Breaker } from "./breaker";
 import type { InvalidationBus } from "./bus";
 import type { CacheStore } from "./store";

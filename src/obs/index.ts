@@ -1,13 +1,13 @@
-import { statementNames } from "../db/hot-queries";
+import { currentStats } from "../context/request";
+import type { RequestEvent, Telemetry } from "../context/telemetry";
+import type { Env } from "../env";
 import { logger } from "../lib/log";
-import type { Deps } from "../types";
-import { currentStats } from "./context";
-import type { RequestEvent } from "./events";
 import { createMetrics } from "./metrics";
 import { fingerprinter } from "./normalize";
 import { createQueryWatch } from "./query-watch";
 import { requestLogger } from "./request-log";
 import { createRouteTable } from "./route-table";
+import type { Tracer } from "./tracer";
 
 // One measurement, many views: the driver wrapper, the cache and requestStats emit on the app's
 // telemetry; the latency table, Prometheus, the slow-query watch and the request log only
@@ -17,14 +17,32 @@ import { createRouteTable } from "./route-table";
 const selfObserved = (e: RequestEvent) =>
   e.route === "/metrics" || e.route.startsWith("/debug/") || e.stats.captureStatements;
 
-export function createObservability(deps: Deps) {
-  const { env, telemetry, database, queries, tracer } = deps;
-  const log = logger(env.LOG_LEVEL, deps.logWrite);
-  const metrics = createMetrics(database, deps.auth.limits, deps.cache);
+/**
+ * What the views are built from, passed in by app.ts: obs/ imports no database, cache or auth
+ * module, and nothing above it (test/layers.test.ts).
+ */
+export interface ObservabilityInputs {
+  env: Pick<Env, "LOG_LEVEL" | "SLOW_QUERY_MS">;
+  telemetry: Telemetry;
+  tracer?: Tracer;
+  /** Where log lines go (default stdout). */
+  logWrite?: (line: string) => void;
+  /** Statement names by SQL text (db/hot-queries.ts statementNames): metric and span labels. */
+  statementNames: ReadonlyMap<string, string>;
+  /** Read at scrape time: the pool queue, the rate limits' fail-open counts, the cache's L1. */
+  database: Parameters<typeof createMetrics>[0];
+  limits: Parameters<typeof createMetrics>[1];
+  cache?: Parameters<typeof createMetrics>[2];
+}
+
+export function createObservability(inputs: ObservabilityInputs) {
+  const { env, telemetry, database, tracer } = inputs;
+  const log = logger(env.LOG_LEVEL, inputs.logWrite);
+  const metrics = createMetrics(database, inputs.limits, inputs.cache);
   const routes = createRouteTable();
-  const fingerprint = fingerprinter(statementNames(queries));
+  const fingerprint = fingerprinter(inputs.statementNames);
   const watch = createQueryWatch({ slowMs: env.SLOW_QUERY_MS, log, onRepeat: metrics.onRepeat });
-  const requestLine = requestLogger(env.LOG_LEVEL, deps.logWrite);
+  const requestLine = requestLogger(env.LOG_LEVEL, inputs.logWrite);
 
   // Subscribed for the app's lifetime: the telemetry is the app's own (createTelemetry), so the
   // listeners go when the app does.

@@ -1,5 +1,5 @@
 import { logger, type Level } from "../lib/log";
-import type { RequestEvent } from "./events";
+import type { RequestEvent } from "../context/telemetry";
 
 // The one log line per request, in the same shape as lib/log.ts lines ({time, level, msg, …}).
 // Built by hand rather than through logger(): it runs on every request, and the generic path

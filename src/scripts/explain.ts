@@ -4,7 +4,7 @@ import { createDatabase, queryRows } from "../db/client";
 import { hotQueries, representative } from "../db/hot-queries";
 import { createQueries } from "../db/queries";
 import { env as loadEnv } from "../env";
-import { createTelemetry } from "../obs/events";
+import { createTelemetry } from "../context/telemetry";
 import { explainJson } from "../obs/pg-explain";
 import { checkPlan, renderPlan } from "../obs/plan-check";
 

@@ -1,7 +1,7 @@
 import { createDatabase } from "../db/client";
 import { migrate } from "../db/migrate";
 import { commandEnv } from "../env";
-import { createTelemetry } from "../obs/events";
+import { createTelemetry } from "../context/telemetry";
 
 /**
  * `bun run db:migrate` and the image's `migrate` command (src/cli.ts): apply drizzle/ to

@@ -1,6 +1,22 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Cancellable } from "../db/pool-queue";
-import type { RequestTrace } from "./tracing";
+
+// The per-request context: what the driver wrapper, the pool queue, the cache and the middleware
+// record about one request, carried in an AsyncLocalStorage. A leaf: it imports nothing of ours
+// (test/layers.test.ts), so every layer may use it.
+
+/** What a waiting or running statement is cancelled through (a request's scope; db/pool-queue.ts). */
+export interface Cancellable {
+  cancel(): unknown;
+}
+
+/** The server span of one request, kept on its RequestStats (made by obs/tracing.ts). */
+export interface RequestTrace {
+  readonly traceId: string;
+  /** W3C traceparent of this request's server span (sent back in Server-Timing). */
+  readonly traceparent: string;
+  /** Sampled: its spans are recorded and exported. Unsampled requests still propagate ids. */
+  readonly recording: boolean;
+}
 
 /**
  * "evict" marks a write that invalidated cache entries; "l1-hit" a hit in this process' L1;

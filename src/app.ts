@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { statementNames } from "./db/hot-queries";
 import { idempotencyStore } from "./db/idempotency";
 import { ApiError, createErrorHandler, notFoundHandler } from "./lib/errors";
 import { allowedMethods } from "./middleware/allowed-methods";
@@ -27,18 +28,30 @@ import { metricsRouter } from "./routes/metrics";
 import { statsRouter } from "./routes/stats";
 import { userDocumentsRouter } from "./routes/user-documents";
 import { usersRouter } from "./routes/users";
-import type { AppEnv, Deps } from "./types";
+import type { AppEnv } from "./context/app-env";
+import type { Deps } from "./types";
 
 /** How long the first answer to a write is kept under its Idempotency-Key: a day. */
 const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 
 /** Builds the app from its dependencies; index.ts only serves it, tests call app.request(). */
 export function createApp(deps: Deps) {
-  const { env } = deps;
-  const { log } = deps;
+  const { env, log } = deps;
   const app = new Hono<AppEnv>();
   // Off means off: no subscribers, no registry, no /metrics or /debug (they answer 404).
-  const obs = env.INSTRUMENTATION === "on" ? createObservability(deps) : undefined;
+  const obs =
+    env.INSTRUMENTATION === "on"
+      ? createObservability({
+          env,
+          telemetry: deps.telemetry,
+          tracer: deps.tracer,
+          log,
+          statementNames: statementNames(deps.queries),
+          database: deps.database,
+          limits: deps.auth.limits,
+          cache: deps.cache,
+        })
+      : undefined;
 
   // Order matters: requestStats wraps everything below, so errors and 404s carry Server-Timing too.
   app.use(requestId());

@@ -11,10 +11,8 @@ switch (command) {
     await import("./index");
     break;
   case "migrate":
-    // Migrating serves no request: the production rule that a key must be configured (JWT_SECRET)
-    // is for serving, so a release pipeline can migrate with DATABASE_URL alone.
-    process.env.AUTH ||= "off";
-    await (await import("./db/migrate")).migrateCommand();
+    // Migrating serves no request: no key needed (AUTH=off unless set, see scripts/migrate.ts).
+    await (await import("./scripts/migrate")).migrateCommand();
     break;
   case "healthcheck":
     process.exit(await (await import("./healthcheck")).healthcheck());

@@ -1,11 +1,26 @@
 import { z } from "zod";
-import { L1_CLASSES, type L1Class } from "./cache/cache-aside";
 
 // Every knob in one place, parsed once. A bad value stops the process with the variable's name
-// rather than surfacing later as a confusing runtime error.
+// rather than surfacing later as a confusing runtime error. Nothing else in src/ reads
+// process.env (test/layers.test.ts checks).
+
+/** The spellings every yes/no variable accepts, whatever its type (boolean, or on/off). */
+export const BOOL_SPELLINGS = { true: ["true", "1", "yes", "on"], false: ["false", "0", "no", "off"] } as const;
 const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
-  .transform((v) => ["true", "1", "yes", "on"].includes(v));
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum([...BOOL_SPELLINGS.true, ...BOOL_SPELLINGS.false]))
+  .transform((v) => (BOOL_SPELLINGS.true as readonly string[]).includes(v));
+/** A yes/no switch kept as "on" | "off" (the code reads `=== "on"`), with the same spellings. */
+const onOff = (def: "on" | "off") => bool.transform((b): "on" | "off" => (b ? "on" : "off")).default(def);
+/** A shared secret a client presents (Bearer): short ones are guessable. */
+export const MIN_TOKEN_LENGTH = 16;
+const token = z.string().min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters`).optional();
+
+/** The data classes an instance may keep in its L1 (README "Cache tiers"; src/cache/cache-aside.ts). */
+export const L1_CLASSES = ["profiles", "flags", "user_stats", "global_stats", "documents"] as const;
+export type L1Class = (typeof L1_CLASSES)[number];
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
 const optionalUrl = z
@@ -153,14 +168,14 @@ const fields = {
   // fails, for up to this long (README "Grace"). 0: off, entries expire at their TTL.
   CACHE_GRACE_S: int(0, 0, 86_400),
   // L1: an in-process LRU in front of Redis (README "Cache tiers"). Ignored without Redis.
-  CACHE_L1: z.enum(["on", "off"]).default("off"),
+  CACHE_L1: onOff("off"),
   // Which data classes L1 keeps, each with its TTL in ms (the staleness L1 may add while the
   // invalidation bus is slow; a write is announced to every instance at once).
   CACHE_L1_CLASSES: l1Classes("profiles:2000,flags:2000,user_stats:1000,global_stats:1000"),
   CACHE_L1_MAX_ENTRIES: int(10_000, 1),
 
   // off: no Server-Timing, no per-request accounting or telemetry (the benchmark's baseline).
-  INSTRUMENTATION: z.enum(["on", "off"]).default("on"),
+  INSTRUMENTATION: onOff("on"),
   TIMING_ALLOW_ORIGIN: z.string().optional(),
   CORS_ORIGINS: corsOrigins,
   CORS_MAX_AGE_S: int(600, 0, 86_400),
@@ -198,13 +213,13 @@ const fields = {
 
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   SLOW_QUERY_MS: int(50, 0),
-  DEBUG_TOKEN: z.string().min(16).optional(),
-  METRICS_TOKEN: z.string().min(1).optional(),
+  DEBUG_TOKEN: token,
+  METRICS_TOKEN: token,
   // Unset: /metrics needs METRICS_TOKEN or an admin JWT. true: open to anyone who can reach it.
   METRICS_PUBLIC: bool.default(false),
 
   // Authentication (README "Authentication"). off: every write is accepted (trusted network only).
-  AUTH: z.enum(["on", "off"]).default("on"),
+  AUTH: onOff("on"),
   JWT_SECRET: z
     .string()
     .refine((s) => Buffer.byteLength(s, "utf8") >= 32, "must be at least 32 bytes (HS256 key)")
@@ -221,6 +236,14 @@ const fields = {
   RATE_LIMIT_WRITES_WINDOW_S: int(60, 1),
   RATE_LIMIT_AUTH_FAILURES: int(20, 0),
   RATE_LIMIT_AUTH_FAILURES_WINDOW_S: int(300, 1),
+
+  // Command-line tools (src/scripts/).
+  // `bun run explain`: a table over this many estimated rows is "large" (a scan of it fails).
+  EXPLAIN_LARGE_ROWS: int(10_000, 0),
+  // `bun run top`: the service to read /debug/routes from.
+  HOTPATH_URL: z.string().url().default("http://127.0.0.1:3000"),
+  // Set by the supervisor (src/workers/supervisor.ts) in each worker it starts: the worker's index.
+  HOTPATH_WORKER: z.string().regex(/^[0-9]+$/).optional(),
 };
 
 export const envSchema = z
@@ -276,15 +299,31 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   return result.data;
 }
 
-let cached: Env | undefined;
-/** The process env, parsed once; exits with the variable's name on a bad value. */
-export function env(): Env {
-  if (cached) return cached;
+function parseOrExit(source: Record<string, string | undefined>): Env {
   try {
-    cached = parseEnv(process.env);
+    return parseEnv(source);
   } catch (err) {
     console.error(`hotpath: ${(err as Error).message}`);
     process.exit(1);
   }
-  return cached;
 }
+
+let cached: Env | undefined;
+/** The process env, parsed once; exits with the variable's name on a bad value. */
+export function env(): Env {
+  return (cached ??= parseOrExit(process.env));
+}
+
+/**
+ * The env of a command that serves no request (`migrate`, `db:seed`): `defaults` stand in for
+ * variables left unset or empty. AUTH=off there: the production rule that a key be configured is
+ * for serving, so a release pipeline can migrate with DATABASE_URL alone.
+ */
+export function commandEnv(defaults: Record<string, string>): Env {
+  const source: Record<string, string | undefined> = { ...process.env };
+  for (const [name, value] of Object.entries(defaults)) source[name] ||= value;
+  return parseOrExit(source);
+}
+
+/** The environment a child process of this one (a worker) starts with: this one's plus `extra`. */
+export const childEnv = (extra: Record<string, string>): Record<string, string | undefined> => ({ ...process.env, ...extra });

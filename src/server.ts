@@ -8,7 +8,7 @@ import { workerLink } from "./workers/link";
 
 /** One server process: the whole service (index.ts runs it directly, or N of them with WORKERS). */
 export async function runServer(env: Env) {
-  const workers = workerLink();
+  const workers = workerLink(env.HOTPATH_WORKER);
   // Of N workers, the first seeds and prints the startup hints (migrations take a lock of their own).
   const first = workers === undefined || workers.id === "1";
   const services = await createServices(env, { migrate: env.MIGRATE_ON_START });

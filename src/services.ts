@@ -16,7 +16,7 @@ import { idempotencyStatements } from "./db/idempotency";
 import { createQueries } from "./db/queries";
 import type { Env } from "./env";
 import { logger, type Logger } from "./lib/log";
-import { createTelemetry } from "./obs/events";
+import { createTelemetry } from "./context/telemetry";
 import { loadTracer } from "./obs/tracing";
 import type { Deps } from "./types";
 

@@ -1,22 +1,21 @@
-import type { RequestIdVariables } from "hono/request-id";
 import type { CacheAside } from "./cache/cache-aside";
 import type { CacheKeys } from "./cache/keys";
 import type { Database } from "./db/client";
 import type { Queries } from "./db/queries";
 import type { ReadRouter } from "./db/replicas";
-import type { Limits } from "./auth/limits";
-import type { KeySource } from "./auth/secret";
-import type { Verify } from "./auth/verify";
+import type { Auth } from "./auth/authorize";
 import type { Env } from "./env";
 import type { Lifecycle } from "./lifecycle";
-import type { RequestStats } from "./obs/context";
-import type { Telemetry } from "./obs/events";
-import type { Tracer } from "./obs/tracing";
+import type { Telemetry } from "./context/telemetry";
+import type { Tracer } from "./obs/tracer";
 import type { WorkerLink } from "./workers/link";
-import type { Compression } from "./lib/encoding";
 import type { Logger } from "./lib/log";
 
-/** Everything the routes need, built once in services.ts and injected (tests build their own). */
+/**
+ * Everything the routes need, built once in services.ts and injected (tests build their own).
+ * The contract between the composition root (services.ts, app.ts) and the routes: it names the
+ * modules below it, and only the routes and the root import it (test/layers.test.ts).
+ */
 export interface Deps {
   env: Env;
   database: Database;
@@ -37,39 +36,3 @@ export interface Deps {
   /** The process's one logger (lib/log.ts, built by createServices): every line, one stream, in order. */
   log: Logger;
 }
-
-/** Authentication as configured at startup (src/auth/). */
-export interface Auth {
-  source: KeySource;
-  /** undefined with AUTH=off: every write runs as TRUSTED_IDENTITY. */
-  verify?: Verify;
-  limits: Limits;
-}
-
-/**
- * The verified caller, set as c.var.auth by the authenticate middleware (every write, GET
- * /users/me, an admin JWT on /metrics and /debug). Reads do not look at tokens, so on a public
- * GET it is undefined.
- * - sub: the token's `sub`, a user id in decimal ("0" = an operator that is no user).
- * - userId: Number(sub).
- * - admin: the token has `role: "admin"`.
- */
-export interface AuthIdentity {
-  sub: string;
-  userId: number;
-  admin: boolean;
-}
-
-export type AppEnv = {
-  Variables: RequestIdVariables & {
-      stats: RequestStats;
-      unmatched: boolean;
-      /** A CORS preflight answered by the cors middleware (counted as its own route). */
-      preflight: boolean;
-      auth?: AuthIdentity;
-      /** Set by middleware/compress.ts (absent: nothing is compressed). */
-      compression?: Compression;
-      /** The response's coding was already chosen (lib/respond.ts); compress.ts leaves it alone. */
-      negotiated?: boolean;
-    };
-};

@@ -5,8 +5,8 @@ import { createCacheAside, entryJson } from "../src/cache/cache-aside";
 import { cacheKeys } from "../src/cache/keys";
 import { createRedisStore } from "../src/cache/redis-store";
 import { createMemoryStore, type CacheStore } from "../src/cache/store";
-import { RequestStats, requestStore } from "../src/obs/context";
-import { createTelemetry } from "../src/obs/events";
+import { RequestStats, requestStore } from "../src/context/request";
+import { createTelemetry } from "../src/context/telemetry";
 import { flushPrefix } from "./support/harness";
 import { REDIS_URL } from "./support/env";
 

@@ -4,7 +4,7 @@ import { busChannel, createRedisBus } from "../src/cache/bus";
 import { createCacheAside } from "../src/cache/cache-aside";
 import { cacheKeys } from "../src/cache/keys";
 import { createRedisStore } from "../src/cache/redis-store";
-import { createTelemetry } from "../src/obs/events";
+import { createTelemetry } from "../src/context/telemetry";
 import { startRedisCluster } from "./support/redis-cluster";
 
 // Past one machine the cache runs on Redis Cluster: MGET of an entry with its generation counter

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { parseEnv } from "../src/env";
+import { join } from "node:path";
+import { parseEnv, type Env } from "../src/env";
 
 test("defaults with no env at all", () => {
   const env = parseEnv({});
@@ -37,4 +38,53 @@ test("migrations at start: on by default, MIGRATE_ON_START=false turns them off"
   expect(parseEnv({}).MIGRATE_ON_START).toBe(true);
   expect(parseEnv({ MIGRATE_ON_START: "false" }).MIGRATE_ON_START).toBe(false);
   expect(() => parseEnv({ MIGRATE_ON_START: "maybe" })).toThrow(/MIGRATE_ON_START/);
+});
+
+// Every yes/no variable, whether the code reads it as a boolean or as "on" | "off".
+const switches: [string, (on: boolean) => boolean | "on" | "off"][] = [
+  ["DB_PREPARE", (on) => on],
+  ["DB_SEED_DEMO", (on) => on],
+  ["MIGRATE_ON_START", (on) => on],
+  ["METRICS_PUBLIC", (on) => on],
+  ["CACHE_L1", (on) => (on ? "on" : "off")],
+  ["INSTRUMENTATION", (on) => (on ? "on" : "off")],
+  ["AUTH", (on) => (on ? "on" : "off")],
+];
+
+test("every yes/no variable accepts the same spellings, in any case", () => {
+  const spellings: [string, boolean][] = [
+    ["true", true], ["1", true], ["yes", true], ["on", true], ["TRUE", true], [" On ", true],
+    ["false", false], ["0", false], ["no", false], ["off", false], ["OFF", false], ["No", false],
+  ];
+  for (const [name, expected] of switches) {
+    for (const [value, on] of spellings) {
+      expect({ name, value, parsed: parseEnv({ [name]: value })[name as keyof Env] }).toEqual({ name, value, parsed: expected(on) });
+    }
+    expect(() => parseEnv({ [name]: "maybe" })).toThrow(new RegExp(`${name}:`));
+  }
+});
+
+test("METRICS_TOKEN and DEBUG_TOKEN: at least 16 characters, a shorter one is refused by name", () => {
+  for (const name of ["METRICS_TOKEN", "DEBUG_TOKEN"] as const) {
+    expect(parseEnv({ [name]: "x".repeat(16) })[name]).toBe("x".repeat(16));
+    expect(() => parseEnv({ [name]: "x".repeat(15) })).toThrow(new RegExp(`${name}: must be at least 16 characters`));
+  }
+});
+
+test("the command-line tools' variables are parsed here too", () => {
+  expect(parseEnv({}).EXPLAIN_LARGE_ROWS).toBe(10_000);
+  expect(parseEnv({ EXPLAIN_LARGE_ROWS: "500" }).EXPLAIN_LARGE_ROWS).toBe(500);
+  expect(() => parseEnv({ EXPLAIN_LARGE_ROWS: "-1" })).toThrow(/EXPLAIN_LARGE_ROWS/);
+  expect(parseEnv({}).HOTPATH_URL).toBe("http://127.0.0.1:3000");
+  expect(() => parseEnv({ HOTPATH_URL: "localhost" })).toThrow(/HOTPATH_URL/);
+});
+
+test("no module in src/ but env.ts reads process.env", async () => {
+  const readers: string[] = [];
+  for await (const file of new Bun.Glob("src/**/*.ts").scan({ cwd: join(import.meta.dir, "..") })) {
+    if (file === "src/env.ts") continue;
+    const text = await Bun.file(join(import.meta.dir, "..", file)).text();
+    if (/process\.env|Bun\.env|import\.meta\.env/.test(text)) readers.push(file);
+  }
+  expect(readers).toEqual([]);
 });

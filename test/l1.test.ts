@@ -6,8 +6,8 @@ import { busChannel, createRedisBus, type InvalidationBus } from "../src/cache/b
 import { createCacheAside, entryJson } from "../src/cache/cache-aside";
 import { createRedisStore } from "../src/cache/redis-store";
 import { parseEnv } from "../src/env";
-import { RequestStats, requestStore } from "../src/obs/context";
-import { createTelemetry } from "../src/obs/events";
+import { RequestStats, requestStore } from "../src/context/request";
+import { createTelemetry } from "../src/context/telemetry";
 import { createServices, type Services } from "../src/services";
 import { bearer } from "./support/auth";
 import { REDIS_URL } from "./support/env";

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import postgres from "postgres";
 import { createDatabase } from "../src/db/client";
 import { migrate } from "../src/db/migrate";
-import { createTelemetry } from "../src/obs/events";
+import { createTelemetry } from "../src/context/telemetry";
 import { freshDatabase, testEnv } from "./support/env";
 import journal from "../drizzle/meta/_journal.json";
 

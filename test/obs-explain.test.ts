@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 function runExplain() {
-  const p = Bun.spawnSync(["bun", "run", "src/obs/explain.ts"], {
+  const p = Bun.spawnSync(["bun", "run", "src/scripts/explain.ts"], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: h.dbUrl, LOG_LEVEL: "silent", NODE_ENV: "test" },
   });

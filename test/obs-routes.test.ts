@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp } from "../src/app";
-import { createTelemetry } from "../src/obs/events";
+import { createTelemetry } from "../src/context/telemetry";
 import { bearer } from "./support/auth";
 import { harness, type Harness, type TestResponse } from "./support/harness";
 

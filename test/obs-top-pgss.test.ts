@@ -41,7 +41,7 @@ beforeAll(async () => {
 afterAll(stopAll, 60_000);
 
 const top = async (...args: string[]) => {
-  const p = Bun.spawn(["bun", "run", "src/obs/top.ts", ...args], {
+  const p = Bun.spawn(["bun", "run", "src/scripts/top.ts", ...args], {
     cwd: root,
     env: { ...process.env, DEBUG_TOKEN: "", DATABASE_URL: "" },
     stdout: "pipe",

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 const top = (...args: string[]) =>
-  Bun.spawn(["bun", "run", "src/obs/top.ts", ...args], { cwd: root, env: { ...process.env, DEBUG_TOKEN: "" }, stdout: "pipe", stderr: "pipe" });
+  Bun.spawn(["bun", "run", "src/scripts/top.ts", ...args], { cwd: root, env: { ...process.env, DEBUG_TOKEN: "" }, stdout: "pipe", stderr: "pipe" });
 
 test("bun run top prints the route table of a running service, heaviest first", async () => {
   const p = top("--url", url, "--token", TOKEN);

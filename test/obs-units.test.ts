@@ -3,7 +3,7 @@ import { LatencyHistogram } from "../src/obs/latency";
 import { fingerprinter, normalizeSql, statementLabel } from "../src/obs/normalize";
 import type { ExplainResult } from "../src/obs/pg-explain";
 import { checkPlan } from "../src/obs/plan-check";
-import { tokenMatches } from "../src/obs/token";
+import { tokenMatches } from "../src/auth/static-token";
 
 describe("normalizeSql", () => {
   test("strips string and number literals, keeps $n parameters", () => {

@@ -4,7 +4,7 @@ import postgres from "postgres";
 import { createApp } from "../src/app";
 import { logger } from "../src/lib/log";
 import { ApiError } from "../src/lib/errors";
-import { RequestStats, requestStore } from "../src/obs/context";
+import { RequestStats, requestStore } from "../src/context/request";
 import { harness, type Harness } from "./support/harness";
 import { expectError } from "./support/http";
 import { activeStatements, eventually, lockTable, type TableLock } from "./support/pg-lock";

@@ -38,7 +38,7 @@ test("seeds the asked sizes with progress, is idempotent, and leaves the id sequ
 });
 
 test("bun run db:seed validates its flags", async () => {
-  const proc = Bun.spawn(["bun", "run", "src/db/seed.ts", "--users", "abc"], { env: { ...process.env, DATABASE_URL: h.dbUrl }, stderr: "pipe" });
+  const proc = Bun.spawn(["bun", "run", "src/scripts/seed.ts", "--users", "abc"], { env: { ...process.env, DATABASE_URL: h.dbUrl }, stderr: "pipe" });
   expect(await proc.exited).toBe(2);
   expect(await new Response(proc.stderr).text()).toContain("--users");
 });

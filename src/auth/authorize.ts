@@ -1,7 +1,18 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { forbidden } from "../lib/errors";
-import { tokenMatches, presentedToken } from "../obs/token";
-import type { AppEnv, Auth, AuthIdentity } from "../types";
+import type { AppEnv, AuthIdentity } from "../context/app-env";
+import type { Limits } from "./limits";
+import type { KeySource } from "./secret";
+import { tokenMatches, presentedToken } from "./static-token";
+import type { Verify } from "./verify";
+
+/** Authentication as configured at startup (services.ts builds it). */
+export interface Auth {
+  source: KeySource;
+  /** undefined with AUTH=off: every write runs as TRUSTED_IDENTITY. */
+  verify?: Verify;
+  limits: Limits;
+}
 
 /** The verified caller; only for routes behind authenticate (a bug otherwise, hence the throw). */
 export function caller(c: Context<AppEnv>): AuthIdentity {

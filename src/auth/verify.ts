@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { Env } from "../env";
 import { ApiError } from "../lib/errors";
-import type { AuthIdentity } from "../types";
+import type { AuthIdentity } from "../context/app-env";
 import type { KeySource } from "./secret";
 
 const INT4_MAX = 2 ** 31 - 1;

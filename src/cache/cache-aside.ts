@@ -1,13 +1,10 @@
 import { LRUCache } from "lru-cache";
-import { currentStats, requestStore, type CacheResult } from "../obs/context";
-import type { CacheLayer, Telemetry } from "../obs/events";
+import { currentStats, requestStore, type CacheResult } from "../context/request";
+import type { CacheLayer, Telemetry } from "../context/telemetry";
 import type { Breaker } from "./breaker";
 import type { InvalidationBus } from "./bus";
 import type { CacheStore } from "./store";
-
-/** The data classes an instance may keep in its L1 (README "Cache tiers"). */
-export const L1_CLASSES = ["profiles", "flags", "user_stats", "global_stats", "documents"] as const;
-export type L1Class = (typeof L1_CLASSES)[number];
+import type { L1Class } from "../env";
 
 export interface L1Options {
   /** L1 TTL per class in ms; a class left out is never kept in L1. */

@@ -17,8 +17,6 @@ export function cacheKeys(prefix: string) {
     globalStats: () => k("stats"),
     /** rate-limiter-flexible's prefix for one limit (its counters are not cache entries). */
     rateLimit: (name: string) => `${prefix}:rl:${name}`,
-    /** Companion generation counter used to reject stale fills after an eviction. */
-    gen: (key: string) => `${key}:gen`,
   };
 }
 

@@ -3,12 +3,14 @@ import type { SQL } from "drizzle-orm";
 import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import type { Env } from "../env";
-import type { Telemetry } from "../obs/events";
+import type { Telemetry } from "../context/telemetry";
 import { instrumentPglite, instrumentPostgres, type Lane } from "./instrument";
 import { PoolQueue } from "./pool-queue";
 import * as schema from "./schema";
 
 export type Db = ReturnType<typeof drizzlePg<typeof schema>>;
+/** The database handle inside db.transaction(): what a conditional write runs on. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 export interface Database {
   db: Db;

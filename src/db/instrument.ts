@@ -1,8 +1,8 @@
 import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type { Sql, TransactionSql } from "postgres";
-import { currentStats, type RequestStats } from "../obs/context";
-import type { Telemetry } from "../obs/events";
-import { requestTimedOut, type Cancellable, type PoolQueue } from "./pool-queue";
+import { currentStats, type Cancellable, type RequestStats } from "../context/request";
+import type { Telemetry } from "../context/telemetry";
+import { requestTimedOut, type PoolQueue } from "./pool-queue";
 
 // drizzle's Logger has no duration hook, so queries are timed here, at the driver, for both
 // postgres.js and PGlite. Transactions hand drizzle a separate client object (begin/savepoint,

@@ -26,21 +26,3 @@ export async function migrate(database: Database): Promise<void> {
 
 /** Arbitrary but fixed: "hotpath" as ASCII bytes folded into an int4. */
 const MIGRATION_LOCK_ID = 0x686f7470;
-
-/**
- * `bun run db:migrate` and the image's `migrate` command: apply drizzle/ to DATABASE_URL (or the
- * embedded PGlite when unset) under the same advisory lock as a start, then exit.
- */
-export async function migrateCommand(): Promise<void> {
-  const { env } = await import("../env");
-  const { createTelemetry } = await import("../obs/events");
-  const database = await (await import("./client")).createDatabase(env(), createTelemetry());
-  try {
-    await migrate(database);
-    console.log(`migrations applied (${database.kind})`);
-  } finally {
-    await database.close();
-  }
-}
-
-if (import.meta.main) await migrateCommand();

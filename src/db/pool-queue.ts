@@ -1,3 +1,4 @@
+import type { Cancellable } from "../context/request";
 import { ApiError } from "../lib/errors";
 
 // The queue in front of the connection pools. postgres.js queues internally without a bound and
@@ -16,10 +17,6 @@ import { ApiError } from "../lib/errors";
 // takes at most that many statements with it, and the rest wait here, measured, for at most
 // DB_ACQUIRE_TIMEOUT_MS before a 503 pool_exhausted. Measured: README "Failure behaviour".
 
-/** What a waiting or running statement is cancelled through (a request's scope, see context.ts). */
-export interface Cancellable {
-  cancel(): unknown;
-}
 
 export interface QueueScope {
   /** Set when the request timed out: its statements are cancelled and new ones refused. */

@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import type { Compression } from "../context/app-env";
 import { brotliCompressSync, constants } from "node:zlib";
 
 /** The content codings the service produces, in order of preference at equal quality. */
@@ -99,14 +100,6 @@ export function matchingTag(header: string | undefined, tag: string): string | u
     if (v === "*" || baseOf(v) === want) return v;
   }
   return undefined;
-}
-
-/** What the compress middleware hands the response layer. */
-export interface Compression {
-  /** COMPRESS_MIN_BYTES: smaller bodies are sent as they are. */
-  minBytes: number;
-  /** Compressed bodies by their ETag (lib/respond.ts), or undefined when COMPRESS_MEMO_BYTES=0. */
-  memo?: LRUCache<string, Uint8Array<ArrayBuffer>>;
 }
 
 /**

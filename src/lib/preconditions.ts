@@ -1,11 +1,7 @@
 import type { Context } from "hono";
-import type { Db } from "../db/client";
 import { matchingTag } from "./encoding";
 import { ApiError } from "./errors";
 import { etagOf } from "./respond";
-
-/** The database handle inside db.transaction(): what a conditional write runs on. */
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
 /**
  * If-Match on a write (optimistic concurrency). The route reads the resource's current

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../types";
+import type { AppEnv } from "../context/app-env";
 import { encode, etagFor, matchingTag, negotiate, type Encoding } from "./encoding";
-import { currentStats } from "../obs/context";
+import { currentStats } from "../context/request";
 
 export const JSON_TYPE = "application/json; charset=UTF-8";
 

@@ -1,7 +1,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import { TrieRouter } from "hono/router/trie-router";
 import { ApiError } from "../lib/errors";
-import type { AppEnv } from "../types";
+import type { AppEnv } from "../context/app-env";
 
 export interface AllowedMethodsOptions {
   /** The app whose routes say which methods each path has (read on the first request). */

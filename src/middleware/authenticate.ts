@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import type { Auth, AppEnv, AuthIdentity } from "../types";
+import type { Auth } from "../auth/authorize";
+import type { AppEnv, AuthIdentity } from "../context/app-env";
 import { missingToken, invalidToken } from "../auth/verify";
 import { ApiError } from "../lib/errors";
 

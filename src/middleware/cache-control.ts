@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../types";
+import type { AppEnv } from "../context/app-env";
 
 /**
  * Cache-Control on every response unless the route chose one:

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { encodedBody, pickEncoding } from "../lib/respond";
 import { compressionMemo, etagFor } from "../lib/encoding";
-import type { AppEnv } from "../types";
+import type { AppEnv } from "../context/app-env";
 
 export interface CompressOptions {
   /** Bodies smaller than this (UTF-8 bytes) are sent as they are. */

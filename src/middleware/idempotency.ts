@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { IdempotencyStore, StoredResponse } from "../db/idempotency";
 import { ApiError } from "../lib/errors";
-import { requestStore } from "../obs/context";
+import { requestStore } from "../context/request";
 
 export interface IdempotencyOptions {
   store: IdempotencyStore;

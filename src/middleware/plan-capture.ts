@@ -1,8 +1,8 @@
 import type { Context, MiddlewareHandler, Next } from "hono";
 import type { Database } from "../db/client";
-import { requestStore } from "../obs/context";
+import { requestStore } from "../context/request";
 import { explainJson } from "../obs/pg-explain";
-import { debugAuthorized } from "../obs/token";
+import { debugAuthorized } from "../auth/static-token";
 
 type Db = Pick<Database, "db" | "kind">;
 

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { RequestStats, requestStore } from "../obs/context";
-import type { Telemetry } from "../obs/events";
+import { RequestStats, requestStore } from "../context/request";
+import type { Telemetry } from "../context/telemetry";
 
 export interface RequestStatsOptions {
   telemetry: Telemetry;

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { timeout } from "hono/timeout";
 import type { PoolQueue } from "../db/pool-queue";
-import { RequestStats, requestStore } from "../obs/context";
+import { RequestStats, requestStore } from "../context/request";
 
 export interface RequestTimeoutOptions {
   ms: number;

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
-import type { Tracer } from "../obs/tracing";
-import type { AppEnv } from "../types";
+import type { Tracer } from "../obs/tracer";
+import type { AppEnv } from "../context/app-env";
 
 export interface TracingOptions {
   tracer: Tracer;

@@ -1,12 +1,13 @@
-import { statementNames } from "../db/hot-queries";
-import type { Deps } from "../types";
-import { currentStats } from "./context";
-import type { RequestEvent } from "./events";
+import { currentStats } from "../context/request";
+import type { RequestEvent, Telemetry } from "../context/telemetry";
+import type { Env } from "../env";
+import type { Logger } from "../lib/log";
 import { createMetrics } from "./metrics";
 import { fingerprinter } from "./normalize";
 import { createQueryWatch } from "./query-watch";
 import { requestLogger } from "./request-log";
 import { createRouteTable } from "./route-table";
+import type { Tracer } from "./tracer";
 
 // One measurement, many views: the driver wrapper, the cache and requestStats emit on the app's
 // telemetry; the latency table, Prometheus, the slow-query watch and the request log only
@@ -16,48 +17,61 @@ import { createRouteTable } from "./route-table";
 const selfObserved = (e: RequestEvent) =>
   e.route === "/metrics" || e.route.startsWith("/debug/") || e.stats.captureStatements;
 
-export function createObservability(deps: Deps) {
-  const { env, telemetry, database, queries, tracer, log } = deps;
-  const metrics = createMetrics(database, deps.auth.limits, deps.cache);
+/**
+ * What the views are built from, passed in by app.ts: obs/ imports no database, cache or auth
+ * module, and nothing above it (test/layers.test.ts).
+ */
+export interface ObservabilityInputs {
+  env: Pick<Env, "LOG_LEVEL" | "SLOW_QUERY_MS">;
+  telemetry: Telemetry;
+  tracer?: Tracer;
+  /** The process's one logger (lib/log.ts). */
+  log: Logger;
+  /** Statement names by SQL text (db/hot-queries.ts statementNames): metric and span labels. */
+  statementNames: ReadonlyMap<string, string>;
+  /** Read at scrape time: the pool queue, the rate limits' fail-open counts, the cache's L1. */
+  database: Parameters<typeof createMetrics>[0];
+  limits: Parameters<typeof createMetrics>[1];
+  cache?: Parameters<typeof createMetrics>[2];
+}
+
+export function createObservability(inputs: ObservabilityInputs) {
+  const { env, telemetry, database, tracer, log } = inputs;
+  const metrics = createMetrics(database, inputs.limits, inputs.cache);
   const routes = createRouteTable();
-  const fingerprint = fingerprinter(statementNames(queries));
+  const fingerprint = fingerprinter(inputs.statementNames);
   const watch = createQueryWatch({ slowMs: env.SLOW_QUERY_MS, log, onRepeat: metrics.onRepeat });
   const requestLine = requestLogger(log);
 
-  const unsubscribe = [
-    telemetry.query.on((e) => {
-      const fp = fingerprint(e.sql);
-      metrics.onQuery(fp.label, e.durMs, e.error !== undefined);
-      watch.onQuery(e, fp);
-      if (tracer && e.stats?.trace) tracer.query(e.stats.trace, e, fp.label);
-    }),
-    telemetry.cache.on(metrics.onCache),
-    telemetry.request.on((e) => {
-      if (!selfObserved(e)) {
-        routes.record(e);
-        metrics.onRequest(e);
-      }
-      watch.onRequest(e);
-      requestLine?.(e);
-      if (tracer && e.stats.trace) tracer.endRequest(e.stats.trace, e);
-    }),
-  ];
+  // Subscribed for the app's lifetime: the telemetry is the app's own (createTelemetry), so the
+  // listeners go when the app does.
+  telemetry.query.on((e) => {
+    const fp = fingerprint(e.sql);
+    metrics.onQuery(fp.label, e.durMs, e.error !== undefined);
+    watch.onQuery(e, fp);
+    if (tracer && e.stats?.trace) tracer.query(e.stats.trace, e, fp.label);
+  });
+  telemetry.cache.on(metrics.onCache);
+  telemetry.request.on((e) => {
+    if (!selfObserved(e)) {
+      routes.record(e);
+      metrics.onRequest(e);
+    }
+    watch.onRequest(e);
+    requestLine?.(e);
+    if (tracer && e.stats.trace) tracer.endRequest(e.stats.trace, e);
+  });
   // Listeners run synchronously inside the emit, so the request's stats are the current ones.
   if (tracer) {
-    unsubscribe.push(
-      telemetry.cache.on((e) => {
-        const trace = currentStats()?.trace;
-        if (trace) tracer.cache(trace, e);
-      }),
-    );
+    telemetry.cache.on((e) => {
+      const trace = currentStats()?.trace;
+      if (trace) tracer.cache(trace, e);
+    });
   }
 
   return {
     registry: metrics.registry,
     routes,
-    close(): void {
-      for (const off of unsubscribe) off();
-    },
   };
 }
 

@@ -1,8 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Limits } from "../auth/limits";
-import type { CacheAside } from "../cache/cache-aside";
-import type { Database } from "../db/client";
-import type { CacheEvent, RequestEvent } from "./events";
+import type { CacheEvent, RequestEvent } from "../context/telemetry";
 import { FastHistogram } from "./fast-histogram";
 import { registerProcessMetrics } from "./process-metrics";
 
@@ -36,11 +33,26 @@ function nested<K1, K2, K3, T>(make: (a: K1, b: K2, c: K3) => T) {
   };
 }
 
+// What the metrics read at scrape time, passed in by the app (app.ts) rather than imported, so
+// the views depend on no database, cache or auth module (test/layers.test.ts).
+/** The queue in front of the pools (db/pool-queue.ts PoolQueue), and its wait hook. */
+export interface PoolSource {
+  readonly inUse: number;
+  readonly waiting: number;
+  readonly timeouts: number;
+  onWait: ((ms: number, point: boolean) => void) | undefined;
+}
+/** The cache's L1 (cache/cache-aside.ts); l1BusConnected is undefined without an L1. */
+export interface L1Source {
+  readonly l1BusConnected: boolean | undefined;
+  readonly l1Entries: number;
+}
+
 /** One registry per app (never prom-client's global one), so two apps in a process never mix. */
 export function createMetrics(
-  database: Pick<Database, "pool" | "poolMax">,
-  limits: Pick<Limits, "failOpen">,
-  cache?: Pick<CacheAside, "l1BusConnected" | "l1Entries">,
+  database: { pool: PoolSource; poolMax: number },
+  limits: { failOpen: Readonly<Record<string, number>> },
+  cache?: L1Source,
 ) {
   const registry = new Registry();
   const registers = [registry];

@@ -25,8 +25,9 @@ import {
   ATTR_URL_PATH,
 } from "@opentelemetry/semantic-conventions";
 import type { Env } from "../env";
-import type { CacheEvent, QueryEvent, RequestEvent } from "./events";
-import type { RequestTrace, Tracer } from "./tracing";
+import type { RequestTrace } from "../context/request";
+import type { CacheEvent, QueryEvent, RequestEvent } from "../context/telemetry";
+import type { Tracer } from "./tracer";
 
 // The OpenTelemetry SDK, loaded only when tracing is on (tracing.ts imports this dynamically).
 // No global provider, context manager or propagator is registered: parents are passed explicitly

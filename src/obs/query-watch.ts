@@ -1,6 +1,6 @@
 import type { Logger } from "../lib/log";
-import type { RequestStats } from "./context";
-import type { QueryEvent, RequestEvent } from "./events";
+import type { RequestStats } from "../context/request";
+import type { QueryEvent, RequestEvent } from "../context/telemetry";
 import type { Fingerprint } from "./normalize";
 
 export interface QueryWatchOptions {

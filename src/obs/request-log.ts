@@ -1,5 +1,5 @@
 import type { Logger } from "../lib/log";
-import type { RequestEvent } from "./events";
+import type { RequestEvent } from "../context/telemetry";
 
 // The one log line per request, through the process's logger: same stream as every other line,
 // in order (README "Request log").

@@ -1,4 +1,4 @@
-import type { RequestEvent } from "./events";
+import type { RequestEvent } from "../context/telemetry";
 import { LatencyHistogram } from "./latency";
 import { methodLabel } from "./metrics";
 

@@ -1,12 +1,9 @@
-import { parseArgs } from "node:util";
-import postgres from "postgres";
-import { databaseView, type DatabaseView } from "./pg-stat-statements";
+import type { DatabaseView } from "./pg-stat-statements";
 import type { RouteRow, RoutesSnapshot } from "./route-table";
 
-// `bun run top [--url http://127.0.0.1:3000] [--token T] [--database URL] [--watch [--interval 2]]`:
-// the per-route latency table of a running service (GET /debug/routes), heaviest route first; with
-// a database URL (--database or DATABASE_URL) also the database's view from pg_stat_statements.
-// The token comes from --token or DEBUG_TOKEN, the URL from --url or HOTPATH_URL.
+// What `bun run top` (src/scripts/top.ts) prints: the per-route latency table of a running
+// service (GET /debug/routes), heaviest route first, and the database's view from
+// pg_stat_statements.
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(1)}%`);
@@ -67,56 +64,9 @@ export function renderDatabaseView(view: DatabaseView): string {
   ].join("\n");
 }
 
-async function fetchSnapshot(url: string, token: string | undefined): Promise<RoutesSnapshot> {
+export async function fetchSnapshot(url: string, token: string | undefined): Promise<RoutesSnapshot> {
   const res = await fetch(new URL("/debug/routes", url), { headers: token ? { authorization: `Bearer ${token}` } : {} });
   if (res.status === 404) throw new Error(`${url}/debug/routes answered 404: set DEBUG_TOKEN on the service and pass the same token`);
   if (!res.ok) throw new Error(`${url}/debug/routes answered ${res.status}`);
   return (await res.json()) as RoutesSnapshot;
-}
-
-if (import.meta.main) {
-  const { values } = parseArgs({
-    options: {
-      url: { type: "string", default: process.env.HOTPATH_URL ?? "http://127.0.0.1:3000" },
-      token: { type: "string", default: process.env.DEBUG_TOKEN },
-      database: { type: "string", default: process.env.DATABASE_URL },
-      watch: { type: "boolean", default: false },
-      interval: { type: "string", default: "2" },
-    },
-  });
-  const url = values.url!;
-  const sql = values.database ? postgres(values.database, { max: 1, onnotice: () => {}, fetch_types: false, connection: { application_name: "hotpath-top" } }) : undefined;
-  let failed = false;
-  const render = async () => {
-    const parts: string[] = [];
-    try {
-      parts.push(renderTable(await fetchSnapshot(url, values.token), url));
-    } catch (err) {
-      failed = true;
-      console.error(`top: ${(err as Error).message}`);
-    }
-    if (sql) {
-      try {
-        parts.push(renderDatabaseView(await databaseView(sql)));
-      } catch (err) {
-        failed = true;
-        console.error(`top: database: ${(err as Error).message}`);
-      }
-    }
-    return parts.join("\n\n");
-  };
-  if (!values.watch) {
-    const text = await render();
-    if (text) console.log(text);
-    await sql?.end({ timeout: 1 });
-    process.exit(failed ? 1 : 0);
-  }
-  const every = Math.max(0.5, Number(values.interval) || 2) * 1000;
-  for (;;) {
-    failed = false;
-    const text = await render();
-    if (failed && !text) process.exit(1);
-    process.stdout.write(`\x1b[2J\x1b[H${text}\n`);
-    await Bun.sleep(every);
-  }
 }

@@ -1,35 +1,12 @@
 import type { Env } from "../env";
-import type { CacheEvent, QueryEvent, RequestEvent } from "./events";
+import type { Tracer } from "./tracer";
 
 // Traces over OTLP/HTTP, on when OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set.
 // This module is all the hot path sees: the OpenTelemetry SDK lives in otel.ts and is imported
 // dynamically, only when an endpoint is configured. Spans are made by hand from the telemetry the
-// app already emits (events.ts): a server span per request (middleware/tracing.ts starts it,
+// app already emits (context/telemetry.ts): a server span per request (middleware/tracing.ts starts it,
 // the request event ends it), and a child span per statement and per cache operation, placed
 // after the fact from their measured durations (Bun's auto-instrumentation is unreliable).
-
-/** The server span of one request, kept on its RequestStats. */
-export interface RequestTrace {
-  readonly traceId: string;
-  /** W3C traceparent of this request's server span (sent back in Server-Timing). */
-  readonly traceparent: string;
-  /** Sampled: its spans are recorded and exported. Unsampled requests still propagate ids. */
-  readonly recording: boolean;
-}
-
-export interface Tracer {
-  /** Opens the server span; continues the trace of an incoming `traceparent`. `path`: the URL's path. */
-  startRequest(req: Request, path: string): RequestTrace;
-  endRequest(trace: RequestTrace, e: RequestEvent): void;
-  /** A statement's span under the request's; `name` is the statement name or kind (normalize.ts). */
-  query(trace: RequestTrace, e: QueryEvent, name: string): void;
-  cache(trace: RequestTrace, e: CacheEvent): void;
-  /** Exports what is queued (tests, shutdown); never throws. */
-  flush(): Promise<void>;
-  /** Exports that failed (collector down, refused, timed out): their spans are lost, requests are not. */
-  readonly exportFailures: number;
-  shutdown(): Promise<void>;
-}
 
 /** The OTLP/HTTP traces URL the standard variables name, or undefined (tracing off). */
 export function tracesUrl(env: Pick<Env, "OTEL_EXPORTER_OTLP_ENDPOINT" | "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT">): string | undefined {

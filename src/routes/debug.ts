@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { errorBody } from "../lib/errors";
 import type { Observability } from "../obs";
-import { operatorAuthorized } from "../auth/authorize";
-import type { AppEnv, Auth } from "../types";
+import { operatorAuthorized, type Auth } from "../auth/authorize";
+import type { AppEnv } from "../context/app-env";
 
 /**
  * /debug/*: operator views. Without DEBUG_TOKEN (Bearer or X-Debug-Token) or an admin JWT every

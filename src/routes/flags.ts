@@ -2,14 +2,15 @@ import { eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { adminOnly } from "../auth/authorize";
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import { flagColumns } from "../db/queries";
-import { ifMatchOf, requireMatch, type Tx } from "../lib/preconditions";
+import { ifMatchOf, requireMatch } from "../lib/preconditions";
 import { featureFlags } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
-import type { AppEnv, Deps } from "../types";
+import type { AppEnv } from "../context/app-env";
+import type { Deps } from "../types";
 
 export const flagKey = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "lowercase letters, digits, '.', '_' or '-', at most 64");
 const putFlag = z

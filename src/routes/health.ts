@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { errorBody } from "../lib/errors";
-import type { AppEnv, Deps } from "../types";
+import type { AppEnv } from "../context/app-env";
+import type { Deps } from "../types";
 
 const within = <T>(p: Promise<T>, ms: number) => {
   let timer: ReturnType<typeof setTimeout> | undefined;

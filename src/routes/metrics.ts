@@ -1,10 +1,10 @@
 import { Hono } from "hono";
-import { operatorAuthorized } from "../auth/authorize";
+import { operatorAuthorized, type Auth } from "../auth/authorize";
 import { challenge } from "../auth/verify";
 import type { Env } from "../env";
 import { errorBody } from "../lib/errors";
 import type { Observability } from "../obs";
-import type { AppEnv, Auth } from "../types";
+import type { AppEnv } from "../context/app-env";
 import type { WorkerLink } from "../workers/link";
 
 /**

@@ -7,7 +7,8 @@ import { notFound } from "../lib/errors";
 import { idParam } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
-import type { AppEnv, Deps } from "../types";
+import type { AppEnv } from "../context/app-env";
+import type { Deps } from "../types";
 
 const zeroCounts = () => Object.fromEntries(documentStatus.enumValues.map((s) => [s, 0])) as Record<DocumentStatus, number>;
 const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string | number | Date).toISOString());

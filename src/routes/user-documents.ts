@@ -6,7 +6,8 @@ import { idParam } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
 import { documentStatus } from "../db/schema";
-import type { AppEnv, Deps } from "../types";
+import type { AppEnv } from "../context/app-env";
+import type { Deps } from "../types";
 import { cachedProfile } from "./users";
 
 const listQuery = z.object({

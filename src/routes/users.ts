@@ -7,11 +7,12 @@ import { notFound } from "../lib/errors";
 import { idParam, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import { publicUserColumns, userColumns } from "../db/queries";
-import { ifMatchOf, requireMatch, type Tx } from "../lib/preconditions";
+import { ifMatchOf, requireMatch } from "../lib/preconditions";
 import { authenticate } from "../middleware/authenticate";
-import type { AppEnv, Deps } from "../types";
+import type { AppEnv } from "../context/app-env";
+import type { Deps } from "../types";
 
 const email = z.string().trim().toLowerCase().email().max(254);
 const name = z.string().trim().min(1).max(200);

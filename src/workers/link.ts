@@ -1,5 +1,5 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from "prom-client";
-import { WORKER_ENV, type FromWorker, type ToWorker } from "./protocol";
+import type { FromWorker, ToWorker } from "./protocol";
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -11,10 +11,9 @@ const GATHER_WAIT_MS = 2000;
  * worker the kernel picked, so that worker asks the supervisor for every worker's registry and
  * answers with their sum (prom-client's AggregatorRegistry.aggregate, the cluster-module
  * aggregation): counters and histograms add up across workers, and `hotpath_worker_processes`
- * tells how many answered. Undefined when this process is not a worker.
+ * tells how many answered. Undefined when this process is not a worker (`id`: env.HOTPATH_WORKER).
  */
-export function workerLink() {
-  const id = process.env[WORKER_ENV];
+export function workerLink(id: string | undefined) {
   const send = process.send?.bind(process);
   if (id === undefined || !send) return undefined;
   let provider: (() => Promise<MetricsJson>) | undefined;

@@ -1,6 +1,6 @@
 import type { Subprocess } from "bun";
 import { availableParallelism } from "node:os";
-import type { Env } from "../env";
+import { childEnv, type Env } from "../env";
 import type { Logger } from "../lib/log";
 import { WORKER_ENV, type FromWorker, type ToWorker } from "./protocol";
 
@@ -8,7 +8,7 @@ import { WORKER_ENV, type FromWorker, type ToWorker } from "./protocol";
 export const workerCount = (workers: Env["WORKERS"]) => (workers === "auto" ? availableParallelism() : workers);
 
 /** Whether this process is one of the servers a supervisor started. */
-export const isWorker = () => process.env[WORKER_ENV] !== undefined;
+export const isWorker = (env: Pick<Env, "HOTPATH_WORKER">) => env.HOTPATH_WORKER !== undefined;
 
 /** How long a metrics gathering waits for the workers' answers (a worker that died never answers). */
 const GATHER_TIMEOUT_MS = 1000;
@@ -56,7 +56,7 @@ export function supervise(opts: { n: number; env: Pick<Env, "HOST" | "PORT">; lo
 
   const start = (i: number) => {
     const child = Bun.spawn([process.execPath, ...process.argv.slice(1)], {
-      env: { ...process.env, PORT: String(port), [WORKER_ENV]: String(i) },
+      env: childEnv({ PORT: String(port), [WORKER_ENV]: String(i) }),
       stdio: ["ignore", "inherit", "inherit"],
       ipc(msg: FromWorker, from) {
         if (msg.t === "gather") {

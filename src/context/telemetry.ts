@@ -1,4 +1,4 @@
-import type { CacheResult, QueryRecord, RequestStats } from "./context";
+import type { CacheResult, QueryRecord, RequestStats } from "./request";
 
 // One measurement, many views: the driver wrapper, the cache and the request middleware emit
 // here once; Server-Timing, metrics, slow-query and request logs subscribe.

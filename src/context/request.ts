@@ -1,6 +1,22 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Cancellable } from "../db/pool-queue";
-import type { RequestTrace } from "./tracing";
+
+// The per-request context: what the driver wrapper, the pool queue, the cache and the middleware
+// record about one request, carried in an AsyncLocalStorage. A leaf: it imports nothing of ours
+// (test/layers.test.ts), so every layer may use it.
+
+/** What a waiting or running statement is cancelled through (a request's scope; db/pool-queue.ts). */
+export interface Cancellable {
+  cancel(): unknown;
+}
+
+/** The server span of one request, kept on its RequestStats (made by obs/tracing.ts). */
+export interface RequestTrace {
+  readonly traceId: string;
+  /** W3C traceparent of this request's server span (sent back in Server-Timing). */
+  readonly traceparent: string;
+  /** Sampled: its spans are recorded and exported. Unsampled requests still propagate ids. */
+  readonly recording: boolean;
+}
 
 /**
  * "evict" marks a write that invalidated cache entries; "l1-hit" a hit in this process' L1;
@@ -29,7 +45,6 @@ export class RequestStats {
   poolMs = 0;
   queries = 0;
   cacheMs = 0;
-  cacheOps = 0;
   cacheResult: CacheResult | undefined;
   /** Time spent compressing this response (Server-Timing `compress`), and the coding used. */
   compressMs = 0;
@@ -52,7 +67,6 @@ export class RequestStats {
 
   addCache(result: CacheResult, ms: number): void {
     this.cacheMs += ms;
-    this.cacheOps++;
     if (result === "stale") this.stale = true;
     // The header shows the most telling outcome of the request: error > bypass > evict > miss > hit.
     if (this.cacheResult === undefined || rank[result] > rank[this.cacheResult]) this.cacheResult = result;

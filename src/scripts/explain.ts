@@ -4,16 +4,17 @@ import { createDatabase, queryRows } from "../db/client";
 import { hotQueries, representative } from "../db/hot-queries";
 import { createQueries } from "../db/queries";
 import { env as loadEnv } from "../env";
-import { createTelemetry } from "./events";
-import { explainJson } from "./pg-explain";
-import { checkPlan, renderPlan } from "./plan-check";
+import { createTelemetry } from "../context/telemetry";
+import { explainJson } from "../obs/pg-explain";
+import { checkPlan, renderPlan } from "../obs/plan-check";
 
 // `bun run explain [--large-rows N] [--json]`: EXPLAIN (ANALYZE, BUFFERS) of every hot query
 // against DATABASE_URL with parameters taken from the data. Exit 0 = every plan is index-driven;
 // 1 = some hot query scans or sorts a large table (named in the output); 2 = could not run.
 
+const env = loadEnv();
 const { values: args } = parseArgs({
-  options: { "large-rows": { type: "string", default: process.env.EXPLAIN_LARGE_ROWS ?? "10000" }, json: { type: "boolean" } },
+  options: { "large-rows": { type: "string", default: String(env.EXPLAIN_LARGE_ROWS) }, json: { type: "boolean" } },
 });
 const largeRows = Number(args["large-rows"]);
 if (!Number.isFinite(largeRows) || largeRows < 0) {
@@ -21,7 +22,6 @@ if (!Number.isFinite(largeRows) || largeRows < 0) {
   process.exit(2);
 }
 
-const env = loadEnv();
 const database = await createDatabase(env, createTelemetry());
 let code = 0;
 try {

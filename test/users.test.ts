@@ -52,7 +52,7 @@ describe("users", () => {
     expect(detailPaths(await expectError(dup, 409, "conflict"))).toEqual(["email"]);
     const other = await (await h.request("/users", { method: "POST", as: "admin", json: { email: "b@example.com", name: "B" } })).json();
     // The same mapping inside a transaction (If-Match): the driver error is unwrapped the same way.
-    for (const headers of [{}, { "if-match": "*" }]) {
+    for (const headers of [{}, { "if-match": "*" }] as Record<string, string>[]) {
       const clash = await h.request(`/users/${other.id}`, { method: "PATCH", as: "admin", headers, json: { email: "ada@example.com" } });
       const body = await expectError(clash, 409, "conflict");
       expect(body.error.details).toEqual([{ location: "json", path: "email", message: "already taken" }]);

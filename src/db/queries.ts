@@ -174,6 +174,21 @@ export const statements = {
     },
   }),
 
+  flagsAll: statement({
+    name: "hp_flags_all",
+    endpoint: "GET /flags",
+    point: true,
+    values: () => ({}),
+    build: (db) => db.select(flagColumns).from(featureFlags).orderBy(asc(featureFlags.key)),
+  }),
+  flagByKey: statement({
+    name: "hp_flag_by_key",
+    endpoint: "GET /flags/:key",
+    point: true,
+    values: (r) => ({ key: r.flagKey }),
+    build: (db) => db.select(flagColumns).from(featureFlags).where(eq(featureFlags.key, p("key"))),
+  }),
+
   // Whole-table counts in one statement (the right join keeps one row on an empty table).
   // Deliberately not index-driven: it is why the answer is cached.
   globalStats: statement({
@@ -190,21 +205,6 @@ export const statements = {
           last24h: sql<number>`(select count(*) from documents where created_at > now() - interval '24 hours')::int`,
         })
         .from(sql`(select status, count(*) as n from documents group by status) d right join (select 1) one on true`),
-  }),
-
-  flagsAll: statement({
-    name: "hp_flags_all",
-    endpoint: "GET /flags",
-    point: true,
-    values: () => ({}),
-    build: (db) => db.select(flagColumns).from(featureFlags).orderBy(asc(featureFlags.key)),
-  }),
-  flagByKey: statement({
-    name: "hp_flag_by_key",
-    endpoint: "GET /flags/:key",
-    point: true,
-    values: (r) => ({ key: r.flagKey }),
-    build: (db) => db.select(flagColumns).from(featureFlags).where(eq(featureFlags.key, p("key"))),
   }),
 };
 

@@ -19,7 +19,7 @@ import type { Logger } from "./lib/log";
 export interface Deps {
   env: Env;
   database: Database;
-  /** Primary-only prepared statements (writes, point cache fills). */
+  /** The table of statements (db/queries.ts) built on the primary; repositories run them. */
   queries: Queries;
   /** Reads that may go to a replica (src/db/replicas.ts). */
   reads: ReadRouter;

@@ -1,8 +1,13 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { drizzle } from "drizzle-orm/postgres-js";
 import { ROOT } from "../bench/config";
 import type { Results } from "../bench/report";
 import { ENDPOINTS } from "../bench/zipf";
+import type { Db } from "../src/db/client";
+import { statementNames } from "../src/db/hot-queries";
+import { createQueries } from "../src/db/queries";
+import * as schema from "../src/db/schema";
 
 // `bun run bench --quick` end to end (real Postgres + Redis, small data, ~1 min): every cell of
 // every table is present and sane. No timing is asserted beyond "the naive server is slower
@@ -120,6 +125,10 @@ test(
     for (const p of r.explain) expect(finitePositive(p.executionMs), p.label).toBe(true);
     expect(r.explain[0]!.plan).toContain("documents_user_created_idx");
     expect(r.explain[1]!.plan).not.toContain("documents_user_created_idx");
+    // The service's own list statements (the table in src/db/queries.ts), not a copy of their SQL;
+    // the last one is the naive server's.
+    const names = statementNames(createQueries(drizzle.mock({ schema }) as unknown as Db));
+    expect(r.explain.map((p) => names.get(p.sql))).toEqual(["hp_docs_first", "hp_docs_first", "hp_docs_after", undefined]);
     expect(r.targets.length).toBeGreaterThanOrEqual(6);
 
     const md = await Bun.file(`${ROOT}/bench/results/quick.md`).text();

@@ -8,19 +8,20 @@ import { cycles, importGraph, importSpecifiers, LAYERS, layerGraph, layerOf, upw
 //   0 context     src/context/: per-request stats, telemetry channel, Hono variables; imports nothing of ours
 //   1 base        src/env.ts, src/lib/
 //   2 adapters    src/db/, src/cache/, src/auth/, src/workers/, src/lifecycle.ts
-//   3 obs         src/obs/ (the views take their inputs from app.ts)
-//   4 deps        src/types.ts (Deps: what the root hands the routes)
-//   5 middleware  src/middleware/
-//   6 routes      src/routes/
-//   7 root        src/services.ts, src/app.ts, src/server.ts
-//   8 entry       src/index.ts, src/cli.ts, src/healthcheck.ts, src/scripts/
+//   3 repositories src/repositories/: each resource's data access (the routes call it)
+//   4 obs         src/obs/ (the views take their inputs from app.ts)
+//   5 deps        src/types.ts (Deps: what the root hands the routes)
+//   6 middleware  src/middleware/
+//   7 routes      src/routes/
+//   8 root        src/services.ts, src/app.ts, src/server.ts
+//   9 entry       src/index.ts, src/cli.ts, src/healthcheck.ts, src/scripts/
 // An import may point to its own layer or a lower one, and no import cycle is allowed; type-only
 // and dynamic imports count. `bun run import-graph [--files]` prints the graph.
 
 const graph = importGraph();
 
 test("the layer table in this comment is the one the check uses", () => {
-  expect(LAYERS.map((l) => l.name)).toEqual(["context", "base", "adapters", "obs", "deps", "middleware", "routes", "root", "entry"]);
+  expect(LAYERS.map((l) => l.name)).toEqual(["context", "base", "adapters", "repositories", "obs", "deps", "middleware", "routes", "root", "entry"]);
 });
 
 test("every file of src/ is in a layer, and every relative import names a file", () => {
@@ -46,7 +47,7 @@ test("the context layer is a leaf, and the observability views import no backend
 
 test("the layer graph: each layer imports only the ones below it", () => {
   const lines = layerGraph(graph.edges);
-  expect(lines.at(-1)).toBe("0 context    → (nothing of ours)");
+  expect(lines.at(-1)).toBe("0 context      → (nothing of ours)");
   for (const line of lines) {
     const [, i, targets] = line.match(/^(\d+) \S+\s+→ (.*)$/)!;
     for (const name of targets!.split(", ")) {

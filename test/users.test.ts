@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cacheDesc, harness, queryCount, serverTiming, type Harness } from "./support/harness";
+import { detailPaths, expectError } from "./support/http";
 
 let h: Harness;
 beforeAll(async () => {
@@ -46,13 +47,16 @@ describe("users", () => {
     expect((await read.json()).name).toBe("Ada L.");
   });
 
-  test("duplicate email is 409 on create and update", async () => {
+  test("duplicate email is 409 on create and update, naming the field", async () => {
     const dup = await h.request("/users", { method: "POST", as: "admin", json: { email: "ada@example.com", name: "Other" } });
-    expect(dup.status).toBe(409);
-    expect((await dup.json()).error.code).toBe("conflict");
+    expect(detailPaths(await expectError(dup, 409, "conflict"))).toEqual(["email"]);
     const other = await (await h.request("/users", { method: "POST", as: "admin", json: { email: "b@example.com", name: "B" } })).json();
-    const clash = await h.request(`/users/${other.id}`, { method: "PATCH", as: "admin", json: { email: "ada@example.com" } });
-    expect(clash.status).toBe(409);
+    // The same mapping inside a transaction (If-Match): the driver error is unwrapped the same way.
+    for (const headers of [{}, { "if-match": "*" }] as Record<string, string>[]) {
+      const clash = await h.request(`/users/${other.id}`, { method: "PATCH", as: "admin", headers, json: { email: "ada@example.com" } });
+      const body = await expectError(clash, 409, "conflict");
+      expect(body.error.details).toEqual([{ location: "json", path: "email", message: "already taken" }]);
+    }
   });
 
   test("unknown user is 404 and the 404 is cached briefly, then evicted by a create", async () => {

@@ -12,6 +12,7 @@ export type Db = ReturnType<typeof drizzlePg<typeof schema>>;
 /** The database handle inside db.transaction(): what a conditional write runs on. */
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
+
 export interface Database {
   db: Db;
   kind: "postgres" | "pglite";

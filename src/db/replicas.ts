@@ -101,6 +101,8 @@ export function createReadRouter(opts: { primary: ReadTarget; replicas: Replica[
   };
 
   return {
+    /** The primary's statements: writes, and reads that must not see a replica's lag. */
+    primary,
     replicas,
     /** First poll of every replica (startup waits for it, so reads use them from the start). */
     ready: () => pollAll(),

@@ -57,14 +57,33 @@ const CONNECTION_ERRORS = new Set([
   "57P03", // cannot connect now (starting up)
 ]);
 
-/** Postgres errors that are the caller's fault, by SQLSTATE; anything else is ours (500). */
+/**
+ * The constraints (drizzle/*.sql) a request's input can break, by name: the field that names the
+ * value, so a 409/422 points at it like a validation error does.
+ */
+const CONSTRAINT_FIELDS: Record<string, { message: string; detail: ErrorDetail }> = {
+  users_email_key: { message: "a user with this email already exists", detail: { location: "json", path: "email", message: "already taken" } },
+  documents_user_id_users_id_fk: {
+    message: "userId does not name an existing user",
+    detail: { location: "json", path: "userId", message: "no such user" },
+  },
+};
+
+/**
+ * The one mapping of Postgres errors to API errors: the caller's fault by SQLSTATE (and
+ * constraint), or the database being away; anything else is ours (500). Repositories let driver
+ * errors through, so every route answers a given Postgres error the same way.
+ */
 function fromPostgres(err: { code?: string; constraint_name?: string; constraint?: string }): ApiError | undefined {
   if (err.code && CONNECTION_ERRORS.has(err.code)) {
     return new ApiError(503, "unavailable", "the database is unreachable; try again");
   }
+  const known = CONSTRAINT_FIELDS[err.constraint_name ?? err.constraint ?? ""];
   switch (err.code) {
+    case "23503": // foreign key: the input names a row that does not exist
+      return new ApiError(422, "unknown_reference", known?.message ?? "a referenced resource does not exist", known && [known.detail]);
     case "23505":
-      return new ApiError(409, "conflict", "a resource with this unique value already exists");
+      return new ApiError(409, "conflict", known?.message ?? "a resource with this unique value already exists", known && [known.detail]);
     case "22P02":
     case "22003":
     case "22007":

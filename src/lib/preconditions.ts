@@ -4,7 +4,7 @@ import { ApiError } from "./errors";
 import { etagOf } from "./respond";
 
 /**
- * If-Match on a write (optimistic concurrency). The route reads the resource's current
+ * If-Match on a write (optimistic concurrency). The repository reads the resource's current
  * representation — the JSON its GET would send, built from the same columns — in the write's own
  * transaction with FOR UPDATE, compares, and writes in that transaction: no other write can land
  * between the check and the write, so a 412 means the resource really changed since the client

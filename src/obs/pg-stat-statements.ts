@@ -8,10 +8,10 @@ import { fingerprinter } from "./normalize";
 // The database's own view of where time goes, for `bun run top --database`: pg_stat_statements
 // counts every statement the server ran (all instances of the service, migrations, psql sessions),
 // where the service's metrics only see its own process. Rows are matched to our statement names
-// (hot-queries.ts) by normalized text, the same fingerprint the metrics and logs use.
+// (the table in db/queries.ts) by normalized text, the same fingerprint the metrics and logs use.
 
 export interface StatementRow {
-  /** Our prepared statement's name when the text matches one, else "select documents"-style. */
+  /** Our statement's name (db/queries.ts) when the text matches one, else "select documents"-style. */
   name: string;
   named: boolean;
   calls: number;
@@ -30,7 +30,7 @@ export const ENABLE_STEPS = [
   "in the service's database: CREATE EXTENSION pg_stat_statements;",
 ];
 
-/** The statement texts the service prepares, mapped to their names. */
+/** The texts of the service's table of statements, mapped to their names. */
 export function serviceStatementNames(sql: Sql): ReadonlyMap<string, string> {
   // Drizzle only builds the statements' SQL here; nothing is sent. (It sets its own date parsers
   // on the client, hence the Date-or-string handling of stats_reset below.)

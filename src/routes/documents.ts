@@ -1,15 +1,13 @@
-import { and, eq, sql, type SQL } from "drizzle-orm";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { caller } from "../auth/authorize";
-import type { Db, Tx } from "../db/client";
-import { docWithAuthorColumns, documentColumns } from "../db/queries";
-import { documents, documentStatus, users } from "../db/schema";
-import { ifMatchOf, requireMatch } from "../lib/preconditions";
-import { ApiError, forbidden, notFound } from "../lib/errors";
+import { documentStatus } from "../db/schema";
+import { ifMatchOf } from "../lib/preconditions";
+import { forbidden, notFound } from "../lib/errors";
 import { idParam, id as idSchema, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
+import { documentsRepository } from "../repositories/documents";
 import type { AppEnv } from "../context/app-env";
 import type { Deps } from "../types";
 
@@ -23,62 +21,24 @@ const status = z.enum(documentStatus.enumValues);
 const createDocument = z.object({ userId: idSchema.optional(), title, body: body.optional(), status: status.optional() }).strict();
 const updateDocument = patchOf({ title, body, status });
 
-export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
-  const { db } = database;
+export function documentsRouter({ reads, cache, keys, env }: Deps) {
+  const docs = documentsRepository(reads.primary);
   const evictFor = (doc: { id: number; userId: number }) =>
     // Global stats are not evicted here: recomputing them on every write would defeat their cache;
     // they are allowed CACHE_TTL_GLOBAL_STATS_S of staleness instead.
     cache.evict(keys.document(doc.id), keys.userStats(doc.userId));
-  // The write's own WHERE carries the ownership test (one statement, no read-then-write race);
-  // only when it matched nothing is the reason looked up: no such document (404, for anyone,
-  // so ids reveal nothing) or someone else's (403).
-  const ownedBy = (c: Context<AppEnv>, id: number) => {
+  // Whose documents the caller may write (undefined: an admin's, any), and the If-Match header.
+  const guardOf = (c: Context<AppEnv>) => {
     const me = caller(c);
-    return me.admin ? eq(documents.id, id) : and(eq(documents.id, id), eq(documents.userId, me.userId));
+    return { owner: me.admin ? undefined : me.userId, ifMatch: ifMatchOf(c) };
   };
-  const notOwner = () => forbidden("only the document's owner or an admin may change it");
-  const refusal = async (id: number) => {
-    const [row] = await db.select({ id: documents.id }).from(documents).where(eq(documents.id, id));
-    return row ? notOwner() : notFound("document");
-  };
-
-  /**
-   * Runs a write of document `id`. Without If-Match: one statement whose WHERE carries the
-   * ownership test. With it: in a transaction, the GET's representation read FOR UPDATE (the
-   * document row only; the author's name is part of the ETag but not locked), then 404/403 before
-   * the precondition (RFC 9110 §13.2.1: a failed precondition is only reported for a request that
-   * would otherwise succeed), then 412 or the write (lib/preconditions.ts).
-   */
-  async function conditionally<T>(c: Context<AppEnv>, id: number, write: (q: Db | Tx, where: SQL | undefined) => Promise<T | undefined>): Promise<T> {
-    const ifMatch = ifMatchOf(c);
-    if (ifMatch === undefined) {
-      const done = await write(db, ownedBy(c, id));
-      if (done === undefined) throw await refusal(id);
-      return done;
-    }
-    return db.transaction(async (tx) => {
-      const [current] = await tx
-        .select(docWithAuthorColumns)
-        .from(documents)
-        .innerJoin(users, eq(users.id, documents.userId))
-        .where(eq(documents.id, id))
-        .for("update", { of: documents });
-      if (!current) throw notFound("document");
-      const me = caller(c);
-      if (!me.admin && current.userId !== me.userId) throw notOwner();
-      requireMatch(ifMatch, current);
-      return (await write(tx, eq(documents.id, id)))!;
-    });
-  }
 
   return new Hono<AppEnv>()
     .get("/:id", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
       // Cached for CACHE_TTL_DOCUMENT_S: the document is evicted on its own writes; the embedded
       // author name may lag a rename by at most that TTL (accepted staleness, see README).
-      const json = await cache.getOrLoad(keys.document(id), env.CACHE_TTL_DOCUMENT_S, async () => {
-        return (await queries.docWithAuthor.execute({ id }))[0] ?? null;
-      }, "documents");
+      const json = await cache.getOrLoad(keys.document(id), env.CACHE_TTL_DOCUMENT_S, () => docs.withAuthor(id), "documents");
       if (json === null) throw notFound("document");
       return sendJson(c, json);
     })
@@ -86,32 +46,20 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
       const { userId, ...fields } = c.req.valid("json");
       const me = caller(c);
       if (userId !== undefined && userId !== me.userId && !me.admin) throw forbidden("documents are created for the caller (userId from the token)");
-      const input = { ...fields, userId: userId ?? me.userId };
-      let doc;
-      try {
-        [doc] = await db.insert(documents).values(input).returning(documentColumns);
-      } catch (err) {
-        if (((err as { cause?: { code?: string } }).cause ?? (err as { code?: string })).code === "23503") {
-          throw new ApiError(422, "unknown_reference", "userId does not name an existing user", [
-            { location: "json", path: "userId", message: "no such user" },
-          ]);
-        }
-        throw err;
-      }
-      await evictFor(doc!);
-      c.header("Location", `/documents/${doc!.id}`);
-      return c.json(doc!, 201);
+      const doc = await docs.create({ ...fields, userId: userId ?? me.userId });
+      await evictFor(doc);
+      c.header("Location", `/documents/${doc.id}`);
+      return c.json(doc, 201);
     })
     .patch("/:id", validate("param", idParam), validate("json", updateDocument), async (c) => {
       const { id } = c.req.valid("param");
-      const fields = { ...c.req.valid("json"), updatedAt: sql`now()` };
-      const doc = await conditionally(c, id, async (q, where) => (await q.update(documents).set(fields).where(where).returning(documentColumns))[0]);
+      const doc = await docs.update(id, c.req.valid("json"), guardOf(c));
       await evictFor(doc);
       return c.json(doc);
     })
     .delete("/:id", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
-      const doc = await conditionally(c, id, async (q, where) => (await q.delete(documents).where(where).returning({ id: documents.id, userId: documents.userId }))[0]);
+      const doc = await docs.remove(id, guardOf(c));
       await evictFor(doc);
       return c.body(null, 204);
     });

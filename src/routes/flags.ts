@@ -1,14 +1,11 @@
-import { eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { adminOnly } from "../auth/authorize";
-import type { Db, Tx } from "../db/client";
-import { flagColumns } from "../db/queries";
-import { ifMatchOf, requireMatch } from "../lib/preconditions";
-import { featureFlags } from "../db/schema";
+import { ifMatchOf } from "../lib/preconditions";
 import { notFound } from "../lib/errors";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
+import { flagsRepository } from "../repositories/flags";
 import type { AppEnv } from "../context/app-env";
 import type { Deps } from "../types";
 
@@ -27,51 +24,25 @@ const putFlag = z
   });
 
 /** Feature flags / configuration: read on nearly every request by clients, written rarely. */
-export function flagsRouter({ database, queries, cache, keys, env }: Deps) {
+export function flagsRouter({ reads, cache, keys, env }: Deps) {
+  const flags = flagsRepository(reads.primary);
   return new Hono<AppEnv>()
     .get("/", async (c) => {
-      const json = await cache.getOrLoad(keys.flags(), env.CACHE_TTL_FLAGS_S, async () => ({
-        items: await queries.flagsAll.execute(),
-      }), "flags");
+      const json = await cache.getOrLoad(keys.flags(), env.CACHE_TTL_FLAGS_S, async () => ({ items: await flags.all() }), "flags");
       return sendJson(c, json!);
     })
     .get("/:key", validate("param", z.object({ key: flagKey })), async (c) => {
       const { key } = c.req.valid("param");
-      const json = await cache.getOrLoad(keys.flag(key), env.CACHE_TTL_FLAGS_S, async () => {
-        return (await queries.flagByKey.execute({ key }))[0] ?? null;
-      }, "flags");
+      const json = await cache.getOrLoad(keys.flag(key), env.CACHE_TTL_FLAGS_S, () => flags.byKey(key), "flags");
       if (json === null) throw notFound("flag");
       return sendJson(c, json);
     })
     .put("/:key", adminOnly, validate("param", z.object({ key: flagKey })), validate("json", putFlag), async (c) => {
       const { key } = c.req.valid("param");
       const body = c.req.valid("json");
-      const values = { key, enabled: body.enabled, value: body.value ?? null, description: body.description ?? null };
-      const upsert = async (q: Db | Tx) =>
-        (
-          await q
-            .insert(featureFlags)
-            .values(values)
-            .onConflictDoUpdate({
-              target: featureFlags.key,
-              set: { enabled: values.enabled, value: values.value, description: values.description, updatedAt: sql`now()` },
-            })
-            // xmax = 0 only on a freshly inserted row: tells a create (201) from an update (200) in
-            // the same single statement.
-            .returning({ ...flagColumns, created: sql<boolean>`(xmax = 0)` })
-        )[0];
-      const ifMatch = ifMatchOf(c);
-      const row =
-        ifMatch === undefined
-          ? await upsert(database.db)
-          : await database.db.transaction(async (tx) => {
-              // GET /flags/:key's representation; no flag yet means no current version to match (412).
-              const [current] = await tx.select(flagColumns).from(featureFlags).where(eq(featureFlags.key, key)).for("update");
-              requireMatch(ifMatch, current);
-              return upsert(tx);
-            });
+      const input = { enabled: body.enabled, value: body.value ?? null, description: body.description ?? null };
+      const { flag, created } = await flags.put(key, input, ifMatchOf(c));
       await cache.evict(keys.flag(key), keys.flags());
-      const { created, ...flag } = row!;
       if (created) {
         c.header("Location", `/flags/${encodeURIComponent(key)}`);
         return c.json(flag, 201);

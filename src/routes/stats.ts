@@ -1,51 +1,19 @@
-import { sql } from "drizzle-orm";
 import { Hono } from "hono";
-import { queryRows } from "../db/client";
-import { globalStatsSql } from "../db/queries";
-import { documentStatus, type DocumentStatus } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { idParam } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
+import { statsRepository } from "../repositories/stats";
 import type { AppEnv } from "../context/app-env";
 import type { Deps } from "../types";
 
-const zeroCounts = () => Object.fromEntries(documentStatus.enumValues.map((s) => [s, 0])) as Record<DocumentStatus, number>;
-const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string | number | Date).toISOString());
-
 /** GET /users/:id/stats (cached CACHE_TTL_USER_STATS_S, evicted on the user's document writes), GET /stats. */
 export function statsRouter({ reads, cache, keys, env }: Deps) {
+  const stats = statsRepository(reads.primary);
   // Aggregates are the fills worth moving off the primary: reads.fresh() uses a replica only when
   // it has replayed everything the primary had when the fill started (src/db/replicas.ts).
-  const loadUserStats = async (userId: number) => {
-    const rows = await reads.fresh(({ queries }) => queries.userStats.execute({ userId }));
-    if (rows.length === 0) return null;
-    const byStatus = zeroCounts();
-    let last: string | null = null;
-    for (const r of rows) {
-      if (r.status) byStatus[r.status] = Number(r.n);
-      const at = iso(r.last);
-      if (at && (!last || at > last)) last = at;
-    }
-    const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
-    // lastActivityAt: when the user's newest document was created (null without documents).
-    return { userId, documents: { total, byStatus }, lastActivityAt: last };
-  };
-
-  // Full-table aggregates: the reason this answer is cached rather than computed per request.
-  const loadGlobal = async () => {
-    const rows = await reads.fresh(({ db }) =>
-      queryRows<{ status: DocumentStatus | null; n: number; users: number; last24h: number }>(db, sql.raw(globalStatsSql)),
-    );
-    const byStatus = zeroCounts();
-    for (const r of rows) if (r.status) byStatus[r.status] = Number(r.n);
-    const first = rows[0];
-    return {
-      users: Number(first?.users ?? 0),
-      documents: { total: Object.values(byStatus).reduce((a, b) => a + b, 0), byStatus, last24h: Number(first?.last24h ?? 0) },
-      computedAt: iso(Date.now()),
-    };
-  };
+  const loadUserStats = (userId: number) => reads.fresh((on) => stats.forUser(userId, on));
+  const loadGlobal = () => reads.fresh((on) => stats.global(on));
 
   return new Hono<AppEnv>()
     .get("/users/:id/stats", validate("param", idParam), async (c) => {

@@ -1,16 +1,13 @@
-import { eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { adminOnly, caller, requireSelfOrAdmin } from "../auth/authorize";
-import { users } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { idParam, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
-import type { Db, Tx } from "../db/client";
-import { publicUserColumns, userColumns } from "../db/queries";
-import { ifMatchOf, requireMatch } from "../lib/preconditions";
+import { ifMatchOf } from "../lib/preconditions";
 import { authenticate } from "../middleware/authenticate";
+import { usersRepository, type UsersRepository } from "../repositories/users";
 import type { AppEnv } from "../context/app-env";
 import type { Deps } from "../types";
 
@@ -25,36 +22,35 @@ const updateUser = patchOf({ email, name, bio });
  * The one filler of keys.user(id): every route that reads it goes through here, so the cached
  * shape cannot drift — and the email never reaches the cache.
  */
-export function cachedProfile({ queries, cache, keys, env }: Deps, id: number): Promise<string | null> {
-  return cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, async () => (await queries.userById.execute({ id }))[0] ?? null, "profiles");
+export function cachedProfile({ cache, keys, env }: Deps, users: UsersRepository, id: number): Promise<string | null> {
+  return cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, () => users.publicProfile(id), "profiles");
 }
 
 export function usersRouter(deps: Deps) {
-  const { database, cache, keys } = deps;
-  const { db } = database;
+  const { cache, keys } = deps;
+  const users = usersRepository(deps.reads.primary);
 
   return new Hono<AppEnv>()
     // Before /:id. The caller's full profile, email included: private, never cached.
     .get("/me", authenticate(deps.auth), async (c) => {
       // Uncached, may read a replica: the caller's own writes are seen through Hotpath-LSN.
-      const [user] = await deps.reads.read(c, ({ db }) => db.select(userColumns).from(users).where(eq(users.id, caller(c).userId)));
+      const user = await deps.reads.read(c, (on) => users.fullProfile(caller(c).userId, on));
       if (!user) throw notFound("user");
       return c.json(user);
     })
     .get("/:id", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
-      const json = await cachedProfile(deps, id);
+      const json = await cachedProfile(deps, users, id);
       if (json === null) throw notFound("user");
       return sendJson(c, json);
     })
     .post("/", adminOnly, validate("json", createUser), async (c) => {
-      const body = c.req.valid("json");
-      const [user] = await db.insert(users).values(body).returning(userColumns);
+      const user = await users.create(c.req.valid("json"));
       // The new id may have been asked for before it existed: drop the cached 404s (the profile's
       // and the stats', which GET /users/:id/stats negative-caches under its own key).
-      await cache.evict(keys.user(user!.id), keys.userStats(user!.id));
-      c.header("Location", `/users/${user!.id}`);
-      return c.json(user!, 201);
+      await cache.evict(keys.user(user.id), keys.userStats(user.id));
+      c.header("Location", `/users/${user.id}`);
+      return c.json(user, 201);
     })
     .patch(
       "/:id",
@@ -66,19 +62,7 @@ export function usersRouter(deps: Deps) {
       validate("json", updateUser),
       async (c) => {
         const { id } = c.req.valid("param");
-        const update = async (q: Db | Tx) =>
-          (await q.update(users).set({ ...c.req.valid("json"), updatedAt: sql`now()` }).where(eq(users.id, id)).returning(userColumns))[0];
-        const ifMatch = ifMatchOf(c);
-        const user =
-          ifMatch === undefined
-            ? await update(db)
-            : await db.transaction(async (tx) => {
-                // The public profile is what GET /users/:id sends, so its ETag is the one to match.
-                const [current] = await tx.select(publicUserColumns).from(users).where(eq(users.id, id)).for("update");
-                if (!current) return undefined;
-                requireMatch(ifMatch, current);
-                return update(tx);
-              });
+        const user = await users.update(id, c.req.valid("json"), ifMatchOf(c));
         if (!user) throw notFound("user");
         await cache.evict(keys.user(id));
         return c.json(user);

@@ -14,6 +14,7 @@ export const LAYERS: readonly { name: string; holds: string; paths: readonly str
   { name: "context", holds: "the per-request context, the telemetry channel, the Hono variables (a leaf)", paths: ["src/context/"] },
   { name: "base", holds: "env parsing and helpers that know no backend", paths: ["src/env.ts", "src/lib/"] },
   { name: "adapters", holds: "Postgres, cache, auth, worker link, server lifecycle", paths: ["src/db/", "src/cache/", "src/auth/", "src/workers/", "src/lifecycle.ts"] },
+  { name: "repositories", holds: "data access per resource: each resource's reads and writes (the routes call them)", paths: ["src/repositories/"] },
   { name: "obs", holds: "observability views, tracing, plan and pg_stat_statements readers", paths: ["src/obs/"] },
   { name: "deps", holds: "Deps: what the composition root hands the routes", paths: ["src/types.ts"] },
   { name: "middleware", holds: "Hono middleware", paths: ["src/middleware/"] },
@@ -112,7 +113,7 @@ export function layerGraph(edges: Edge[]): string[] {
     const to = new Set<number>();
     for (const e of edges) if (layerOf(e.from) === i && layerOf(e.to) !== i) to.add(layerOf(e.to));
     const names = [...to].sort((a, b) => b - a).map((j) => (j < 0 ? "(none)" : LAYERS[j]!.name));
-    return `${i} ${layer.name.padEnd(10)} → ${names.join(", ") || "(nothing of ours)"}`;
+    return `${i} ${layer.name.padEnd(Math.max(...LAYERS.map((l) => l.name.length)))} → ${names.join(", ") || "(nothing of ours)"}`;
   }).reverse();
 }
 

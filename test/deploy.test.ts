@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import postgres from "postgres";
-import { freshDatabase, REDIS_URL } from "./support/env";
+import { freshDatabase, REDIS_URL, freshPrefix } from "./support/env";
 import { freePort } from "./support/ports";
 import { startService } from "./support/spawn";
 
@@ -14,7 +14,7 @@ const cli = async (args: string[], env: Record<string, string>) => {
 
 test("with DATABASE_URL and DB_SEED_DEMO unset, an empty database gets no demo users", async () => {
   const { url } = await freshDatabase("deploy_noseed");
-  const svc = await startService({ DATABASE_URL: url, REDIS_URL, REDIS_KEY_PREFIX: "hpt-deploy", LOG_LEVEL: "info" });
+  const svc = await startService({ DATABASE_URL: url, REDIS_URL, REDIS_KEY_PREFIX: await freshPrefix("hpt-deploy"), LOG_LEVEL: "info" });
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const [row] = await sql<{ n: number }[]>`select count(*)::int as n from users`;
@@ -32,7 +32,7 @@ test("MIGRATE_ON_START=false runs no DDL; `cli.ts migrate` applies the migration
   const svc = await startService({
     DATABASE_URL: url,
     REDIS_URL,
-    REDIS_KEY_PREFIX: "hpt-deploy",
+    REDIS_KEY_PREFIX: await freshPrefix("hpt-deploy"),
     MIGRATE_ON_START: "false",
     LOG_LEVEL: "info",
   });
@@ -59,7 +59,7 @@ test("MIGRATE_ON_START=false runs no DDL; `cli.ts migrate` applies the migration
 
 test("`cli.ts healthcheck` exits 0 when /readyz is 200, 1 when nothing answers", async () => {
   const { url } = await freshDatabase("deploy_health");
-  const svc = await startService({ DATABASE_URL: url, REDIS_URL, REDIS_KEY_PREFIX: "hpt-deploy" });
+  const svc = await startService({ DATABASE_URL: url, REDIS_URL, REDIS_KEY_PREFIX: await freshPrefix("hpt-deploy") });
   try {
     const port = new URL(svc.url).port;
     expect((await cli(["healthcheck"], { PORT: port, HOST: "0.0.0.0" })).code).toBe(0);

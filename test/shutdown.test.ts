@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import postgres from "postgres";
-import { freshDatabase, REDIS_URL } from "./support/env";
+import { freshDatabase, REDIS_URL, freshPrefix } from "./support/env";
 import { startService } from "./support/spawn";
 import { tokenFor } from "./support/auth";
 
@@ -12,7 +12,7 @@ test("SIGTERM: stops accepting, finishes the in-flight request, closes pool and 
     DATABASE_URL: dbUrl,
     DB_SEED_DEMO: "true", // user 1 for the in-flight read
     REDIS_URL,
-    REDIS_KEY_PREFIX: "hpt-shutdown",
+    REDIS_KEY_PREFIX: await freshPrefix("hpt-shutdown"),
     LOG_LEVEL: "info",
     SHUTDOWN_TIMEOUT_S: "10",
     // No drain period here: this test is about what happens once the listener closes.
@@ -92,7 +92,7 @@ test("SIGTERM under keep-alive load: /readyz 503 at once, Connection: close whil
   const svc = await startService({
     DATABASE_URL: dbUrl,
     REDIS_URL,
-    REDIS_KEY_PREFIX: "hpt-shutdown-drain",
+    REDIS_KEY_PREFIX: await freshPrefix("hpt-shutdown-drain"),
     LOG_LEVEL: "info",
     SHUTDOWN_DRAIN_S: "2",
     SHUTDOWN_TIMEOUT_S: "5",

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import { minIdleTimeoutS, parseEnv } from "../src/env";
-import { freshDatabase, REDIS_URL } from "./support/env";
+import { freshDatabase, REDIS_URL, freshPrefix } from "./support/env";
 import { startService } from "./support/spawn";
 import { tokenFor } from "./support/auth";
 
@@ -16,7 +16,7 @@ let locker: postgres.Sql;
 
 beforeAll(async () => {
   dbUrl = (await freshDatabase("timeouts")).url;
-  svc = await startService({ DATABASE_URL: dbUrl, REDIS_URL, REDIS_KEY_PREFIX: "hpt-timeouts", LOG_LEVEL: "info", REQUEST_TIMEOUT_MS: "1500", SHUTDOWN_DRAIN_S: "0" });
+  svc = await startService({ DATABASE_URL: dbUrl, REDIS_URL, REDIS_KEY_PREFIX: await freshPrefix("hpt-timeouts"), LOG_LEVEL: "info", REQUEST_TIMEOUT_MS: "1500", SHUTDOWN_DRAIN_S: "0" });
   locker = postgres(dbUrl, { max: 1, onnotice: () => {} });
   const res = await fetch(`${svc.url}/users`, { method: "POST", headers: ADMIN_JSON, body: JSON.stringify({ email: "t@example.com", name: "T" }) });
   expect(res.status).toBe(201);

@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { parseEnv } from "../src/env";
 import { tokenFor } from "./support/auth";
-import { freshDatabase, REDIS_URL } from "./support/env";
+import { freshDatabase, REDIS_URL, freshPrefix } from "./support/env";
 import { startService } from "./support/spawn";
 
 // Real processes over the real Postgres and Redis: WORKERS=2 behind one port, and two separate
@@ -14,10 +14,10 @@ afterAll(async () => {
   for (const stop of stops) await stop().catch(() => {});
 });
 
-const base = (prefix: string) => ({
+const base = async (prefix: string) => ({
   DATABASE_URL: DB_URL,
   REDIS_URL,
-  REDIS_KEY_PREFIX: prefix,
+  REDIS_KEY_PREFIX: await freshPrefix(prefix),
   LOG_LEVEL: "info",
   METRICS_PUBLIC: "true",
   SHUTDOWN_DRAIN_S: "0",
@@ -48,7 +48,7 @@ test("WORKERS needs a shared database and cache", () => {
 });
 
 test("WORKERS=2: both processes serve one port, /metrics sums both, SIGTERM drains both and exits 0", async () => {
-  const svc = await startService({ ...base("hpt-workers-2"), WORKERS: "2" });
+  const svc = await startService({ ...(await base("hpt-workers-2")), WORKERS: "2" });
   stops.push(() => svc.stop("SIGKILL"));
   while ((svc.output().match(/hotpath listening on/g) ?? []).length < 2 && svc.proc.exitCode === null) await Bun.sleep(20);
 
@@ -97,7 +97,7 @@ const alive = (pid: number) => {
 };
 
 test("a worker that dies is started again; workers whose supervisor is killed drain and exit", async () => {
-  const svc = await startService({ ...base("hpt-workers-3"), WORKERS: "2" });
+  const svc = await startService({ ...(await base("hpt-workers-3")), WORKERS: "2" });
   stops.push(() => svc.stop("SIGKILL"));
   const listening = () => (svc.output().match(/hotpath listening on/g) ?? []).length;
   while (listening() < 2 && svc.proc.exitCode === null) await Bun.sleep(20);
@@ -119,9 +119,10 @@ test("a worker that dies is started again; workers whose supervisor is killed dr
 });
 
 test("two instances over one Postgres and Redis: a write through one is never stale through the other", async () => {
-  const a = await startService(base("hpt-workers-ab"));
+  const ab = await base("hpt-workers-ab");
+  const a = await startService(ab);
   stops.push(() => a.stop("SIGKILL"));
-  const b = await startService(base("hpt-workers-ab"));
+  const b = await startService(ab);
   stops.push(() => b.stop("SIGKILL"));
   const created = await fetch(`${a.url}/users`, { method: "POST", headers: ADMIN, body: JSON.stringify({ email: "ab@example.com", name: "v0" }) });
   expect(created.status).toBe(201);

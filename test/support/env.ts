@@ -1,4 +1,6 @@
 import postgres from "postgres";
+import Redis from "ioredis";
+import { flushPrefix } from "../../src/cache/flush";
 import { parseEnv, type Env } from "../../src/env";
 import { TEST_JWT_SECRET } from "./auth";
 
@@ -38,4 +40,21 @@ export function testEnv(overrides: Partial<Record<keyof Env, string>> = {}): Env
     RATE_LIMIT_AUTH_FAILURES: "0",
     ...overrides,
   });
+}
+
+/**
+ * A Redis key prefix of the test's own, emptied first in the shared Redis: a service the test
+ * spawns must not find what an earlier run of the same file cached there (a cached 404 where
+ * the test expects a 504).
+ */
+export async function freshPrefix(name: string): Promise<string> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    await flushPrefix(redis, name);
+  } finally {
+    redis.disconnect();
+  }
+  return name;
 }

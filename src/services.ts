@@ -15,6 +15,7 @@ import { pointReads } from "./db/hot-queries";
 import { idempotencyStatements } from "./db/idempotency";
 import { createQueries } from "./db/queries";
 import type { Env } from "./env";
+import { precompressor } from "./lib/encoding";
 import { logger } from "./lib/log";
 import { createTelemetry } from "./obs/events";
 import { loadTracer } from "./obs/tracing";
@@ -78,6 +79,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     jitterPct: env.CACHE_TTL_JITTER_PCT,
     graceS: env.CACHE_GRACE_S,
     l1: bus && { ttlMs: env.CACHE_L1_CLASSES, maxEntries: env.CACHE_L1_MAX_ENTRIES, bus },
+    precompress: precompressor(env.COMPRESS_MIN_BYTES),
     onRefreshError: (key, err) => log.debug("cache refresh failed (stale value served)", { key, err }),
     recovery: {
       // Cache entries only (the versioned namespace), never generation counters.

@@ -29,18 +29,18 @@ const putFlag = z
 export function flagsRouter({ database, queries, cache, keys, env }: Deps) {
   return new Hono<AppEnv>()
     .get("/", async (c) => {
-      const json = await cache.getOrLoad(keys.flags(), env.CACHE_TTL_FLAGS_S, async () => ({
+      const entry = await cache.getOrLoadEntry(keys.flags(), env.CACHE_TTL_FLAGS_S, async () => ({
         items: await queries.flagsAll.execute(),
       }), "flags");
-      return sendJson(c, json!);
+      return sendJson(c, entry!.json, 200, entry!.coded);
     })
     .get("/:key", validate("param", z.object({ key: flagKey })), async (c) => {
       const { key } = c.req.valid("param");
-      const json = await cache.getOrLoad(keys.flag(key), env.CACHE_TTL_FLAGS_S, async () => {
+      const entry = await cache.getOrLoadEntry(keys.flag(key), env.CACHE_TTL_FLAGS_S, async () => {
         return (await queries.flagByKey.execute({ key }))[0] ?? null;
       }, "flags");
-      if (json === null) throw notFound("flag");
-      return sendJson(c, json);
+      if (entry === null) throw notFound("flag");
+      return sendJson(c, entry.json, 200, entry.coded);
     })
     .put("/:key", adminOnly, validate("param", z.object({ key: flagKey })), validate("json", putFlag), async (c) => {
       const { key } = c.req.valid("param");

@@ -8,6 +8,7 @@ import { idParam, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
 import type { Db } from "../db/client";
+import type { Entry } from "../cache/entry";
 import { publicUserColumns, userColumns } from "../db/queries";
 import { ifMatchOf, requireMatch, type Tx } from "../lib/preconditions";
 import { authenticate } from "../middleware/authenticate";
@@ -20,12 +21,13 @@ const createUser = z.object({ email, name, bio: bio.optional() }).strict();
 const updateUser = patchOf({ email, name, bio });
 
 /**
- * The cached public profile (JSON text without the email, or null when there is no such user).
+ * The cached public profile (its JSON text without the email, and the compressed representations
+ * stored with it; null when there is no such user).
  * The one filler of keys.user(id): every route that reads it goes through here, so the cached
  * shape cannot drift — and the email never reaches the cache.
  */
-export function cachedProfile({ queries, cache, keys, env }: Deps, id: number): Promise<string | null> {
-  return cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, async () => (await queries.userById.execute({ id }))[0] ?? null, "profiles");
+export function cachedProfile({ queries, cache, keys, env }: Deps, id: number): Promise<Entry | null> {
+  return cache.getOrLoadEntry(keys.user(id), env.CACHE_TTL_USER_S, async () => (await queries.userById.execute({ id }))[0] ?? null, "profiles");
 }
 
 export function usersRouter(deps: Deps) {
@@ -42,9 +44,9 @@ export function usersRouter(deps: Deps) {
     })
     .get("/:id", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
-      const json = await cachedProfile(deps, id);
-      if (json === null) throw notFound("user");
-      return sendJson(c, json);
+      const entry = await cachedProfile(deps, id);
+      if (entry === null) throw notFound("user");
+      return sendJson(c, entry.json, 200, entry.coded);
     })
     .post("/", adminOnly, validate("json", createUser), async (c) => {
       const body = c.req.valid("json");

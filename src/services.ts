@@ -79,7 +79,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean } = {})
     jitterPct: env.CACHE_TTL_JITTER_PCT,
     graceS: env.CACHE_GRACE_S,
     l1: bus && { ttlMs: env.CACHE_L1_CLASSES, maxEntries: env.CACHE_L1_MAX_ENTRIES, bus },
-    precompress: precompressor(env.COMPRESS_MIN_BYTES),
+    precompress: precompressor(env.COMPRESS_MIN_BYTES, env.COMPRESS_CACHE_ENCODINGS),
     onRefreshError: (key, err) => log.debug("cache refresh failed (stale value served)", { key, err }),
     recovery: {
       // Cache entries only (the versioned namespace), never generation counters.

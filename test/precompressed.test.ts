@@ -3,6 +3,7 @@ import { brotliDecompressSync } from "node:zlib";
 import { parseEntry, serializeEntry, entryJson } from "../src/cache/entry";
 import { cacheDesc, harness, serverTiming, type Harness } from "./support/harness";
 import { eventually } from "./support/pg-lock";
+import { parseEnv } from "../src/env";
 
 // Issue 13: cache entries carry their compressed representations (br, gzip) beside the JSON, in
 // Redis and in L1, so a hit is sent with no encoder run. COMPRESS_MEMO_BYTES=0 throughout: the
@@ -177,6 +178,32 @@ describe("entry format", () => {
     expect(entryJson(raw)).toBe(e.json);
     for (const bad of ["123|{}", "E4|x|2|\n{}", "E4|1|3|\n{}", "E4|1|2|br:5\n{}abc", "E4|1|2|\n{}extra", ""]) {
       expect([bad, parseEntry(Buffer.from(bad))]).toEqual([bad, undefined]);
+    }
+  });
+});
+
+describe("COMPRESS_CACHE_ENCODINGS", () => {
+  test("parsed as a list of known codings; anything else names the variable", () => {
+    expect(parseEnv({}).COMPRESS_CACHE_ENCODINGS).toEqual(["br", "gzip"]);
+    expect(parseEnv({ COMPRESS_CACHE_ENCODINGS: " BR , zstd,br" }).COMPRESS_CACHE_ENCODINGS).toEqual(["br", "zstd"]);
+    expect(parseEnv({ COMPRESS_CACHE_ENCODINGS: "none" }).COMPRESS_CACHE_ENCODINGS).toEqual([]);
+    expect(() => parseEnv({ COMPRESS_CACHE_ENCODINGS: "br,deflate" })).toThrow(/COMPRESS_CACHE_ENCODINGS/);
+  });
+
+  test("only the listed codings are stored; \"none\" stores none", async () => {
+    for (const [list, want] of [["br", ["br"]], ["none", undefined]] as const) {
+      const h = await harness(`precompressed_list${list}`, { env: { ...NO_MEMO, COMPRESS_CACHE_ENCODINGS: list } });
+      try {
+        const { docId, key } = await bigDocument(h, `list${list}`);
+        const miss = await h.request(`/documents/${docId}`);
+        expect(serverTiming(miss).compress?.desc).toBe(want?.join("+"));
+        expect(Object.keys(parseEntry((await h.redis.getBuffer(key))!)!.coded ?? {})).toEqual([...(want ?? [])]);
+        const gzip = await h.request(`/documents/${docId}`, { headers: { "accept-encoding": "gzip" } });
+        expect(cacheDesc(gzip)).toBe("hit");
+        expect(serverTiming(gzip).compress?.desc).toBe("gzip");
+      } finally {
+        await h.close();
+      }
     }
   });
 });

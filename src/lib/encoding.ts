@@ -47,24 +47,19 @@ export function encode(data: Input, encoding: Encoding, timing: Timing | undefin
 }
 
 /**
- * The codings stored beside the JSON in cache entries, made once when the entry is filled, so a
- * hit in one of them runs no encoder (README "Compression"). br is what every browser and curl
- * gets (first at equal quality), gzip what every other client accepts; zstd alone is rare, and is
+ * For cache-aside's `precompress`: a JSON body at least `minBytes` long (COMPRESS_MIN_BYTES, the
+ * size under which nothing is sent compressed) in each of `encodings` (COMPRESS_CACHE_ENCODINGS),
+ * made once when the entry is filled so a hit in one of them runs no encoder; the time goes to
+ * the filling request's Server-Timing. Default br and gzip: br is what browsers and curl get
+ * (first at equal quality), gzip what every other client accepts; zstd alone is rare, and is
  * compressed per response (then kept in the memo).
  */
-export const STORED_ENCODINGS = ["br", "gzip"] as const satisfies readonly Encoding[];
-
-/**
- * For cache-aside's `precompress`: a JSON body at least `minBytes` long (COMPRESS_MIN_BYTES, the
- * size under which nothing is sent compressed) in each stored coding; the time goes to the
- * filling request's Server-Timing.
- */
-export function precompressor(minBytes: number) {
+export function precompressor(minBytes: number, encodings: readonly Encoding[] = ["br", "gzip"]) {
   return (json: string): Record<string, Uint8Array> | undefined => {
-    if (json.length < minBytes && Buffer.byteLength(json) < minBytes) return undefined;
+    if (!encodings.length || (json.length < minBytes && Buffer.byteLength(json) < minBytes)) return undefined;
     const timing = currentStats();
     const coded: Record<string, Uint8Array> = {};
-    for (const encoding of STORED_ENCODINGS) coded[encoding] = encode(json, encoding, timing);
+    for (const encoding of encodings) coded[encoding] = encode(json, encoding, timing);
     return coded;
   };
 }

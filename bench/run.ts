@@ -10,7 +10,7 @@ import { pickGenerator, SPEC_DIR } from "./load";
 import { renderMarkdown } from "./markdown";
 import { buildResults } from "./report";
 import { l1Phase, type Invalidation } from "./l1";
-import { authPhase, compressionPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
+import { authPhase, compressionPhase, type CacheMemory, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
 import { replicaPhase, workersPhase } from "./scale-out";
 import type { Server } from "./servers";
 import { loadWorkload } from "./workload";
@@ -60,6 +60,7 @@ const plans = await explainList(p, workload, hottest, deepest);
 
 const cells: Cells = {};
 const invalidation: Invalidation = { delaysMs: [], fromSendMs: [], stale: 0 };
+const cacheMemory: CacheMemory[] = [];
 const servers: Server[] = [];
 const stopAll = async () => {
   for (const s of servers.splice(0)) await s.stop();
@@ -91,7 +92,7 @@ try {
       await stopAll();
     }
     if (opts.only.has("compression")) {
-      await compressionPhase(opts, gen, workload, cells, (s) => say(r + s), servers);
+      await compressionPhase(opts, gen, workload, cells, (s) => say(r + s), servers, cacheMemory);
       await stopAll();
     }
     if (opts.only.has("pool")) {
@@ -122,7 +123,7 @@ try {
 warnConcurrent();
 const pg = await Bun.$`psql --version`.nothrow().quiet().text();
 const commit = await Bun.$`git -C ${ROOT} rev-parse --short HEAD`.nothrow().quiet().text();
-const results = buildResults(opts, cells, plans, invalidation, {
+const results = buildResults(opts, cells, plans, invalidation, cacheMemory, {
   command: `bun run bench${Bun.argv.slice(2).length ? ` ${Bun.argv.slice(2).join(" ")}` : ""}`,
   profile: p.name,
   date: new Date().toISOString(),

@@ -10,7 +10,7 @@ import { pickGenerator, SPEC_DIR } from "./load";
 import { renderMarkdown } from "./markdown";
 import { buildResults } from "./report";
 import { l1Phase, type Invalidation } from "./l1";
-import { authPhase, compressionPhase, type CacheMemory, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
+import { authPhase, compressionPhase, nomemoPrefix, type CacheMemory, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
 import { replicaPhase, workersPhase } from "./scale-out";
 import type { Server } from "./servers";
 import { loadWorkload } from "./workload";
@@ -47,7 +47,7 @@ done(`hotpath bench (${p.name}): ${[...opts.only].join(", ")}; ${opts.rounds} ro
 const data = await ensureData(p, say);
 benchDatabases.push(p.db, p.naiveDb);
 done(`data: ${p.users} users, ${p.documents} documents in ${p.db} / ${p.naiveDb}${data.seeded ? " (seeded)" : ""}${data.copied ? " (naive copy made)" : ""}`);
-const prefixes = [p.redisPrefix, rawPrefix(opts), ...p.poolSizes.map((n) => poolPrefix(opts, n))];
+const prefixes = [p.redisPrefix, rawPrefix(opts), nomemoPrefix(opts), ...p.poolSizes.map((n) => poolPrefix(opts, n))];
 for (const prefix of prefixes) await flushPrefix(prefix);
 const workload = await loadWorkload(p);
 say("prewarming the tables");

@@ -200,8 +200,8 @@ export const COMPRESSION_ACCEPT = "br, gzip";
  * Interleaved window by window: "compress-none" sends no Accept-Encoding (identity, as before),
  * "compress-br-gzip" sends `Accept-Encoding: br, gzip` (brotli is chosen) to the same server
  * process, so the difference is the negotiation, the stored or memoized compressed bodies and the
- * bytes written; "compress-nomemo" sends the same to a second server with COMPRESS_MEMO_BYTES=0,
- * where every compressed response that is not a cache entry's stored bytes runs the encoder.
+ * bytes written; "compress-nomemo" sends the same to a second server with COMPRESS_MEMO_BYTES=0
+ * and COMPRESS_CACHE_ENCODINGS=none, where every compressed response runs the encoder.
  * Once per run, `memory` gets what the stored bytes cost in Redis (cacheMemory).
  */
 export async function compressionPhase(o: Options, gen: Generator, w: Workload, cells: Cells, say: Say, servers: Server[], memory: CacheMemory[] = []) {
@@ -210,7 +210,8 @@ export async function compressionPhase(o: Options, gen: Generator, w: Workload, 
   const min = { COMPRESS_MIN_BYTES: String(COMPRESSION_MIN_BYTES) };
   const s = await service(o, "compress", min);
   servers.push(s);
-  const nomemo = await service(o, "compress-nomemo", { ...min, COMPRESS_MEMO_BYTES: "0" });
+  // Its own prefix: entries filled by the other server carry stored bytes it would send as they are.
+  const nomemo = await service(o, "compress-nomemo", { ...min, COMPRESS_MEMO_BYTES: "0", COMPRESS_CACHE_ENCODINGS: "none", REDIS_KEY_PREFIX: nomemoPrefix(o) });
   servers.push(nomemo);
   if (!memory.length) memory.push(...(await cacheMemory(o, s, w)));
   for (const e of COMPRESSION_ENDPOINTS) {
@@ -280,6 +281,9 @@ async function cacheMemory(o: Options, s: Server, w: Workload): Promise<CacheMem
  * format (fresh-until|json), so sharing keys would turn the service's hits into misses.
  */
 export const rawPrefix = (o: Options) => `${o.profile.redisPrefix}-raw`;
+
+/** The compression phase's server that stores no compressed bytes keeps its own entries. */
+export const nomemoPrefix = (o: Options) => `${o.profile.redisPrefix}-nomemo`;
 
 export const POOL_ENDPOINTS = ["first", "doc-cold"] as const;
 

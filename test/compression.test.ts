@@ -114,6 +114,16 @@ describe("in the app", () => {
     expect(JSON.parse(new TextDecoder().decode(brotliDecompressSync(new Uint8Array(await changed.arrayBuffer())))).items[0].title).toBe("changed");
   });
 
+  test("a cached read in a coding its entry does not store (zstd) is compressed once, then sent from the memo", async () => {
+    const path = `/documents/${docId}`;
+    const plain = await (await h.request(path)).text();
+    const first = await h.request(path, { headers: { "accept-encoding": "zstd" } });
+    expect(serverTiming(first).compress?.desc).toBe("zstd");
+    const again = await h.request(path, { headers: { "accept-encoding": "zstd" } });
+    expect(serverTiming(again).compress).toBeUndefined();
+    expect(new TextDecoder().decode(Bun.zstdDecompressSync(new Uint8Array(await again.arrayBuffer())))).toBe(plain);
+  });
+
   test("below COMPRESS_MIN_BYTES nothing is compressed, but the response still varies", async () => {
     const res = await h.request(`/users/${userId}`, { headers: { "accept-encoding": "br, gzip" } });
     expect(Buffer.byteLength(await res.clone().text())).toBeLessThan(1024);

@@ -4,6 +4,9 @@ import { parseEntry, serializeEntry, entryJson } from "../src/cache/entry";
 import { cacheDesc, harness, serverTiming, type Harness } from "./support/harness";
 import { eventually } from "./support/pg-lock";
 import { parseEnv } from "../src/env";
+import { createApp } from "../src/app";
+import { createServices } from "../src/services";
+import { requester } from "./support/http";
 
 // Issue 13: cache entries carry their compressed representations (br, gzip) beside the JSON, in
 // Redis and in L1, so a hit is sent with no encoder run. COMPRESS_MEMO_BYTES=0 throughout: the
@@ -113,6 +116,21 @@ describe("over Redis", () => {
       expect(cacheDesc(res)).toBe("miss");
       expect(JSON.parse(text(decoders.br!(await bytesOf(res)))).title).toBe(truth.title);
       expect(parseEntry((await h.redis.getBuffer(key))!)?.coded?.br).toBeDefined();
+    }
+  });
+
+  test("one instance's fill serves another instance's hits, precompressed", async () => {
+    await h.redis.del(key);
+    const filled = await h.request(`/documents/${docId}`);
+    expect(cacheDesc(filled)).toBe("miss");
+    const other = await createServices(h.env);
+    try {
+      const res = await requester(createApp(other))(`/documents/${docId}`, { headers: { "accept-encoding": "gzip" } });
+      expect(cacheDesc(res)).toBe("hit");
+      expect(serverTiming(res).compress).toBeUndefined();
+      expect(text(decoders.gzip!(await bytesOf(res)))).toBe(await filled.text());
+    } finally {
+      await other.close();
     }
   });
 

@@ -8,7 +8,7 @@ export interface Entry {
   /** Epoch ms; past it the entry is only served inside the grace window. */
   freshUntil: number;
   json: string;
-  /** Codings stored beside the JSON (lib/encoding.ts STORED_ENCODINGS); absent under the threshold. */
+  /** Codings stored beside the JSON (COMPRESS_CACHE_ENCODINGS, lib/encoding.ts precompressor); absent under the threshold. */
   coded?: Readonly<Record<string, Uint8Array>>;
 }
 

@@ -107,7 +107,14 @@ export function renderMarkdown(r: Results): string {
       label(l.endpoint), `${num(c(l.none)!.bytesPerResponse)} → ${num(c(l.compressed)!.bytesPerResponse)}`, l.bytes.toFixed(2),
       `${num(c(l.none)!.rps.median)} → ${num(c(l.compressed)!.rps.median)} · ${nm(l.nomemo, (s) => num(s.rps.median))}`, range(l.rps, (v) => v.toFixed(2)),
       `${cpu(c(l.none)!.cpuMsPerReq.server)} → ${cpu(c(l.compressed)!.cpuMsPerReq.server)} · ${nm(l.nomemo, (s) => cpu(s.cpuMsPerReq.server))}`,
-    ])), "", "Bytes include the status line and headers. The profile (~200 B of JSON) is under COMPRESS_MIN_BYTES: it is not compressed, only negotiated. \"no memo\": a second server with COMPRESS_MEMO_BYTES=0, every compressed response runs the encoder.", "");
+    ])), "", "Bytes include the status line and headers. Both servers run with COMPRESS_MIN_BYTES=200: the profile (~130 B of JSON) is under it, not compressed, only negotiated; the cached document (~250–500 B) is compressed once at fill and its hits are sent from the bytes stored in the cache entry. \"no memo\": a second server with COMPRESS_MEMO_BYTES=0 and COMPRESS_CACHE_ENCODINGS=none, where every compressed response runs the encoder.", "");
+  }
+  if (r.compressionMemory?.length) {
+    out.push("### Cache memory of the stored compressed bytes (Redis `MEMORY USAGE`)", "");
+    const sizes = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${num(v)}`).join(", ") || "— (under the threshold)";
+    out.push(table(["body", "JSON bytes", "stored codings (bytes)", "entry, JSON only", "entry as stored", "as stored ÷ JSON only"], r.compressionMemory.map((m) => [
+      m.body, num(m.jsonBytes), sizes(m.coded), num(m.jsonOnly), num(m.stored), (m.stored / m.jsonOnly).toFixed(2),
+    ])), "");
   }
   if (r.l1?.length) {
     out.push("## Cache tiers: cached profile read with L1 on and off ÷ raw Bun + ioredis server", "");

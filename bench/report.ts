@@ -1,7 +1,7 @@
 import type { Options } from "./config";
 import type { Plan } from "./explain";
 import type { Invalidation } from "./l1";
-import { AUTH_ENDPOINTS, COMPRESSION_ENDPOINTS, POOL_ENDPOINTS, TRACE_RATIOS, type Cells } from "./scenarios";
+import { AUTH_ENDPOINTS, COMPRESSION_ENDPOINTS, POOL_ENDPOINTS, TRACE_RATIOS, type CacheMemory, type Cells } from "./scenarios";
 import { pairedRatio, summarize, type Spread, type Summary } from "./stats";
 import { ENDPOINTS } from "./zipf";
 
@@ -45,6 +45,8 @@ export interface Results {
   scaleOut: Ratio[];
   /** Accept-Encoding: br, gzip vs none on one server: bytes and req/s per response, CPU per request. */
   compression: { endpoint: string; none: string; compressed: string; nomemo?: string; bytes: number; rps: Spread; serverCpu: number }[];
+  /** Redis MEMORY USAGE of cache entries with and without their stored compressed bytes (compression phase). */
+  compressionMemory: CacheMemory[];
   /** L1 on and off ÷ the raw ioredis server, on the cached profile read (the l1 phase). */
   l1: Ratio[];
   /** Write through one instance → the other's L1 drops the key (the l1 phase). */
@@ -82,7 +84,7 @@ const percentile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
 };
 
-export function buildResults(o: Options, raw: Cells, explain: Plan[], inv: Invalidation, meta: Record<string, unknown>): Results {
+export function buildResults(o: Options, raw: Cells, explain: Plan[], inv: Invalidation, compressionMemory: CacheMemory[], meta: Record<string, unknown>): Results {
   const cells: Record<string, Cell> = {};
   for (const [key, m] of Object.entries(raw)) {
     const [server, endpoint] = key.split("/") as [string, string];
@@ -181,5 +183,5 @@ export function buildResults(o: Options, raw: Cells, explain: Plan[], inv: Inval
   for (const r of [...limits, ...scaleOut, ...l1]) if (r.target) targets.push({ name: r.name, target: `≥ ${r.target}`, value: r.rps.median, met: r.rps.median >= r.target });
   if (invalidation) targets.push({ name: "L1 invalidation delay between two instances, p99 (ms)", target: "< 50 ms", value: invalidation.p99Ms, met: invalidation.p99Ms < 50 });
 
-  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, scaleOut, compression, l1, invalidation, pool, explain, targets };
+  return { meta, cells, beforeAfter, limits, instrumentation, tracing, auth, scaleOut, compression, compressionMemory, l1, invalidation, pool, explain, targets };
 }

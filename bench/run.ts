@@ -10,7 +10,7 @@ import { SPEC_DIR } from "./load";
 import { renderMarkdown } from "./markdown";
 import { buildResults } from "./report";
 import { l1Phase, type Invalidation } from "./l1";
-import { authPhase, compressionPhase, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
+import { authPhase, compressionPhase, nomemoPrefix, type CacheMemory, DEFAULT_POOL, flushPrefix, instrumentationPhase, mainPhase, poolPhase, poolPrefix, rawPrefix, tracingPhase, type Cells } from "./scenarios";
 import { replicaPhase, workersPhase } from "./scale-out";
 import { LOG_DIR, type Server } from "./servers";
 import { loadWorkload } from "./workload";
@@ -46,7 +46,7 @@ done(`hotpath bench (${p.name}): ${[...opts.only].join(", ")}; ${opts.rounds} ro
 const data = await ensureData(p, say);
 benchDatabases.push(p.db, p.naiveDb);
 done(`data: ${p.users} users, ${p.documents} documents in ${p.db} / ${p.naiveDb}${data.seeded ? " (seeded)" : ""}${data.copied ? " (naive copy made)" : ""}`);
-const prefixes = [p.redisPrefix, rawPrefix(opts), ...p.poolSizes.map((n) => poolPrefix(opts, n))];
+const prefixes = [p.redisPrefix, rawPrefix(opts), nomemoPrefix(opts), ...p.poolSizes.map((n) => poolPrefix(opts, n))];
 for (const prefix of prefixes) await flushPrefix(prefix);
 const workload = await loadWorkload(p);
 say("prewarming the tables");
@@ -59,6 +59,7 @@ const plans = await explainList(p, workload, hottest, deepest);
 
 const cells: Cells = {};
 const invalidation: Invalidation = { delaysMs: [], fromSendMs: [], stale: 0 };
+const cacheMemory: CacheMemory[] = [];
 const servers: Server[] = [];
 const stopAll = async () => {
   for (const s of servers.splice(0)) await s.stop();
@@ -90,7 +91,7 @@ try {
       await stopAll();
     }
     if (opts.only.has("compression")) {
-      await compressionPhase(opts, workload, cells, (s) => say(r + s), servers);
+      await compressionPhase(opts, workload, cells, (s) => say(r + s), servers, cacheMemory);
       await stopAll();
     }
     if (opts.only.has("pool")) {
@@ -122,7 +123,7 @@ try {
 warnConcurrent();
 const pg = await Bun.$`psql --version`.nothrow().quiet().text();
 const commit = await Bun.$`git -C ${ROOT} rev-parse --short HEAD`.nothrow().quiet().text();
-const results = buildResults(opts, cells, plans, invalidation, {
+const results = buildResults(opts, cells, plans, invalidation, cacheMemory, {
   command: `bun run bench${Bun.argv.slice(2).length ? ` ${Bun.argv.slice(2).join(" ")}` : ""}`,
   profile: p.name,
   date: new Date().toISOString(),

@@ -1,6 +1,8 @@
 import Redis from "ioredis";
 import { flushPrefix as flushKeys } from "../src/cache/flush";
+import { serializeEntry } from "../src/cache/entry";
 import { parseEnv } from "../src/env";
+import { precompressor } from "../src/lib/encoding";
 import { BENCH_JWT_SECRET } from "./auth";
 import { dbUrl, REDIS_URL, type Options } from "./config";
 import { settleNaive } from "./db";
@@ -195,24 +197,36 @@ export async function authPhase(o: Options, w: Workload, cells: Cells, say: Say,
   await compareOn(o, w, cells, say, "auth", AUTH_ENDPOINTS, [["auth-on", on!], ["auth-off", off!]]);
 }
 
-/** Compression: the 100-item list page (never cached) and the cached profile read. */
-export const COMPRESSION_ENDPOINTS = ["list100", "profile"] as const;
+/**
+ * Compression: the 100-item list page (never cached), the cached profile read (under the
+ * threshold) and the cached document read (its compressed bytes stored in the entry).
+ */
+export const COMPRESSION_ENDPOINTS = ["list100", "profile", "doc"] as const;
+/**
+ * The phase's COMPRESS_MIN_BYTES: the seeded documents are ~250–500 B of JSON, under the default
+ * 1 024, so the cached document read is only compressed below it; the profile (~130 B) stays under.
+ */
+export const COMPRESSION_MIN_BYTES = 200;
 /** What the compressed participant sends; the other sends no Accept-Encoding at all. */
 export const COMPRESSION_ACCEPT = "br, gzip";
 
 /**
  * Interleaved window by window: "compress-none" sends no Accept-Encoding (identity, as before),
  * "compress-br-gzip" sends `Accept-Encoding: br, gzip` (brotli is chosen) to the same server
- * process, so the difference is the negotiation, the memo of compressed bodies and the bytes
- * written; "compress-nomemo" sends the same to a second server with COMPRESS_MEMO_BYTES=0,
- * where every compressed response runs the encoder.
+ * process, so the difference is the negotiation, the stored or memoized compressed bodies and the
+ * bytes written; "compress-nomemo" sends the same to a second server with COMPRESS_MEMO_BYTES=0
+ * and COMPRESS_CACHE_ENCODINGS=none, where every compressed response runs the encoder.
+ * Once per run, `memory` gets what the stored bytes cost in Redis (cacheMemory).
  */
-export async function compressionPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[]) {
+export async function compressionPhase(o: Options, w: Workload, cells: Cells, say: Say, servers: Server[], memory: CacheMemory[] = []) {
   say("starting servers");
-  const s = await service(o, "compress");
+  const min = { COMPRESS_MIN_BYTES: String(COMPRESSION_MIN_BYTES) };
+  const s = await service(o, "compress", min);
   servers.push(s);
-  const nomemo = await service(o, "compress-nomemo", { COMPRESS_MEMO_BYTES: "0" });
+  // Its own prefix: entries filled by the other server carry stored bytes it would send as they are.
+  const nomemo = await service(o, "compress-nomemo", { ...min, COMPRESS_MEMO_BYTES: "0", COMPRESS_CACHE_ENCODINGS: "none", REDIS_KEY_PREFIX: nomemoPrefix(o) });
   servers.push(nomemo);
+  if (!memory.length) memory.push(...(await cacheMemory(o, s, w)));
   for (const e of COMPRESSION_ENDPOINTS) {
     const plain = await writeSpec(`compress-none-${e}`, specFor(o.profile, w, e, "keyset"));
     const compressed = await writeSpec(`compress-br-gzip-${e}`, { ...specFor(o.profile, w, e, "keyset"), headers: [`Accept-Encoding: ${COMPRESSION_ACCEPT}`] });
@@ -225,11 +239,64 @@ export async function compressionPhase(o: Options, w: Workload, cells: Cells, sa
   }
 }
 
+/** One body's cache entry in Redis, without and with its stored compressed representations. */
+export interface CacheMemory {
+  body: string;
+  jsonBytes: number;
+  /** Stored codings and their sizes ({} under the threshold: nothing stored). */
+  coded: Record<string, number>;
+  /** MEMORY USAGE of the entry as JSON only, and as stored (JSON + coded). */
+  jsonOnly: number;
+  stored: number;
+}
+
+/**
+ * MEMORY USAGE of real bodies as cache entries: a profile, a seeded document and a 100-item page
+ * (~14 KB, as a large document would be), each set under a scratch key twice — JSON only, then as
+ * the service stores it — and measured by Redis itself (allocator overhead included).
+ */
+async function cacheMemory(o: Options, s: Server, w: Workload): Promise<CacheMemory[]> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const scratch = `${o.profile.redisPrefix}:memory-probe`;
+  const precompress = precompressor(COMPRESSION_MIN_BYTES);
+  const usage = async (value: Buffer) => {
+    await redis.set(scratch, value, "PX", 60_000);
+    return Number(await redis.call("MEMORY", "USAGE", scratch, "SAMPLES", "0"));
+  };
+  try {
+    const out: CacheMemory[] = [];
+    const bodies: [string, string][] = [
+      ["profile (GET /users/1)", "/users/1"],
+      ["document (GET /documents/1)", "/documents/1"],
+      ["100-item page as one entry", `/users/${w.deepUsers[0] ?? 1}/documents?limit=100`],
+    ];
+    for (const [body, path] of bodies) {
+      const json = await (await fetch(`${s.url}${path}`)).text();
+      const coded = precompress(json);
+      const freshUntil = Date.now() + 60_000;
+      out.push({
+        body,
+        jsonBytes: Buffer.byteLength(json),
+        coded: Object.fromEntries(Object.entries(coded ?? {}).map(([k, v]) => [k, v.byteLength])),
+        jsonOnly: await usage(serializeEntry({ freshUntil, json })),
+        stored: await usage(serializeEntry({ freshUntil, json, coded })),
+      });
+    }
+    return out;
+  } finally {
+    await redis.del(scratch).catch(() => {});
+    redis.disconnect();
+  }
+}
+
 /**
  * The raw ioredis server's own keys: it stores plain JSON where the service stores its entry
  * format (fresh-until|json), so sharing keys would turn the service's hits into misses.
  */
 export const rawPrefix = (o: Options) => `${o.profile.redisPrefix}-raw`;
+
+/** The compression phase's server that stores no compressed bytes keeps its own entries. */
+export const nomemoPrefix = (o: Options) => `${o.profile.redisPrefix}-nomemo`;
 
 export const POOL_ENDPOINTS = ["first", "doc-cold"] as const;
 

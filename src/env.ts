@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ENCODINGS, type Encoding } from "./lib/encoding";
 
 // Every knob in one place, parsed once. A bad value stops the process with the variable's name
 // rather than surfacing later as a confusing runtime error. Nothing else in src/ reads
@@ -61,6 +62,19 @@ const corsOrigins = z
   .optional();
 
 // "class:ttlMs,…" → { class: ttlMs }; see L1_CLASSES. Empty: L1 keeps nothing.
+const encodingList = (def: string) => z.string().default(def).transform((value, ctx): Encoding[] => {
+  const out: Encoding[] = [];
+  // An empty variable counts as unset (parseEnv), so "none" says none.
+  if (value.trim().toLowerCase() === "none") return out;
+  for (const e of value.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    if (!(ENCODINGS as readonly string[]).includes(e)) {
+      ctx.addIssue({ code: "custom", message: `"${e}": expected a comma-separated list of ${ENCODINGS.join(", ")}` });
+      continue;
+    }
+    if (!out.includes(e as Encoding)) out.push(e as Encoding);
+  }
+  return out;
+});
 const l1Classes = (def: string) => z.string().default(def).transform((value, ctx) => {
   const out: Partial<Record<L1Class, number>> = {};
   for (const entry of value.split(",").map((e) => e.trim()).filter(Boolean)) {
@@ -184,6 +198,9 @@ const fields = {
   COMPRESS_MIN_BYTES: int(1024, 0),
   // Memory for compressed bodies kept by ETag, so a repeated read is not compressed again; 0 = off.
   COMPRESS_MEMO_BYTES: int(8 * 1024 * 1024, 0),
+  // Codings stored in each cache entry beside its JSON, made once at fill (README "Compression");
+  // "none": no bytes stored (hits are then compressed per response, or taken from the memo).
+  COMPRESS_CACHE_ENCODINGS: encodingList("br,gzip"),
   // The server's idle timeout must outlast the request timeout, or the connection is closed before
   // the 504 is written: see serverIdleTimeoutS(). Bun caps idleTimeout at 255 s.
   REQUEST_TIMEOUT_MS: z.coerce

@@ -15,6 +15,7 @@ import { pointReads } from "./db/hot-queries";
 import { idempotencyStatements } from "./db/idempotency";
 import { createQueries } from "./db/queries";
 import type { Env } from "./env";
+import { precompressor } from "./lib/encoding";
 import { logger, type Logger } from "./lib/log";
 import { createTelemetry } from "./context/telemetry";
 import { loadTracer } from "./obs/tracing";
@@ -81,6 +82,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean; log?: 
     jitterPct: env.CACHE_TTL_JITTER_PCT,
     graceS: env.CACHE_GRACE_S,
     l1: bus && { ttlMs: env.CACHE_L1_CLASSES, maxEntries: env.CACHE_L1_MAX_ENTRIES, bus },
+    precompress: precompressor(env.COMPRESS_MIN_BYTES, env.COMPRESS_CACHE_ENCODINGS),
     onRefreshError: (key, err) => log.debug("cache refresh failed (stale value served)", { key, err }),
     recovery: {
       // Cache entries only (the versioned namespace), never generation counters.

@@ -33,7 +33,7 @@ const expectedCells = [
   ...QUICK_POOLS.flatMap((n) => [`pool-${n}/first`, `pool-${n}/doc-cold`]),
   ...["workers-1", "workers-2"].flatMap((s) => [`${s}/profile`, `${s}/first`]),
   ...["primary-only", "replica-1"].flatMap((s) => [`${s}/first`, `${s}/next`]),
-  ...["list100", "profile"].flatMap((e) => [`compress-none/${e}`, `compress-br-gzip/${e}`, `compress-nomemo/${e}`]),
+  ...["list100", "profile", "doc"].flatMap((e) => [`compress-none/${e}`, `compress-br-gzip/${e}`, `compress-nomemo/${e}`]),
   "l1-on/profile",
   "l1-off/profile",
   "l1-raw/profile",
@@ -101,8 +101,9 @@ test(
     for (const l of [...r.limits, ...r.instrumentation, ...r.tracing, ...r.auth, ...r.scaleOut]) {
       for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);
     }
-    // Compression: the 100-item list is sent in fewer bytes with br; the small profile is not compressed.
-    expect(r.compression.map((l) => l.endpoint)).toEqual(["list100", "profile"]);
+    // Compression: the 100-item list is sent in fewer bytes with br; the small profile is not
+    // compressed; the cached document is (from the bytes stored in its entry).
+    expect(r.compression.map((l) => l.endpoint)).toEqual(["list100", "profile", "doc"]);
     for (const l of r.compression) {
       expect(finitePositive(l.bytes) && finitePositive(l.rps.median) && Number.isFinite(l.serverCpu), l.endpoint).toBe(true);
       expect(finitePositive(r.cells[l.none]!.summary.bytesPerResponse), l.endpoint).toBe(true);
@@ -110,6 +111,15 @@ test(
     expect(r.compression[0]!.bytes).toBeLessThan(0.5);
     // Same body either way; only the digits of Server-Timing make the byte counts differ.
     expect(Math.abs(r.compression[1]!.bytes - 1)).toBeLessThan(0.02);
+    expect(r.compression[2]!.bytes).toBeLessThan(1);
+    // What the stored bytes cost in Redis: nothing for the profile (under the threshold), more for the others.
+    expect(r.compressionMemory.map((m) => m.body.split(" ")[0])).toEqual(["profile", "document", "100-item"]);
+    const [profile, doc, page] = r.compressionMemory;
+    expect(profile!.stored).toBe(profile!.jsonOnly);
+    for (const m of [doc!, page!]) {
+      expect(Object.keys(m.coded).sort()).toEqual(["br", "gzip"]);
+      expect(m.stored).toBeGreaterThan(m.jsonOnly);
+    }
     // Cache tiers: L1 on and off ÷ raw; the invalidation probes all saw the write.
     expect(r.l1.map((l) => l.a)).toEqual(["l1-on/profile", "l1-off/profile"]);
     for (const l of r.l1) for (const v of [l.rps.median, l.rps.min, l.rps.max]) expect(finitePositive(v), l.name).toBe(true);

@@ -32,8 +32,8 @@ describe("public profile", () => {
 
   test("the cached entry never contains the email (and lives under the bumped key version)", async () => {
     const key = h.services.keys.user(id);
-    expect(KEY_VERSION).toBe("v3");
-    expect(key).toContain(":v3:");
+    expect(KEY_VERSION).toBe("v4");
+    expect(key).toContain(":v4:");
     await h.request(`/users/${id}`);
     const cached = entryJson(await h.redis.get(key));
     expect(cached).toContain('"name":"Carol"');

@@ -3,6 +3,7 @@ import { currentStats, requestStore, type CacheResult } from "../context/request
 import type { CacheLayer, Telemetry } from "../context/telemetry";
 import type { Breaker } from "./breaker";
 import type { InvalidationBus } from "./bus";
+import type { Entry } from "./entry";
 import type { CacheStore } from "./store";
 import type { L1Class } from "../env";
 
@@ -26,6 +27,11 @@ export interface CacheAsideOptions {
   graceS?: number;
   /** The in-process tier in front of the store; only meaningful over Redis. */
   l1?: L1Options;
+  /**
+   * The compressed representations to store beside the JSON when filling (lib/encoding.ts
+   * precompressor), so a hit is sent without running an encoder; undefined: none for this body.
+   */
+  precompress?: (json: string) => Entry["coded"];
   /** A background refresh failed (the reader already got the stale value). */
   onRefreshError?: (key: string, err: unknown) => void;
   /**
@@ -38,16 +44,8 @@ export interface CacheAsideOptions {
 /** The serialized JSON of a negative result (the loader found nothing). */
 const NOT_FOUND = "null";
 
-// Stored shape: "<fresh until, epoch ms>|<json>". A prefix, not a JSON wrapper, so a hit is
-// still sent without parsing: one indexOf and one slice.
-const wrap = (freshUntil: number, json: string) => `${freshUntil}|${json}`;
-function unwrap(raw: string): { freshUntil: number; json: string } | undefined {
-  const i = raw.indexOf("|");
-  const freshUntil = i > 0 ? Number(raw.slice(0, i)) : NaN;
-  return Number.isFinite(freshUntil) ? { freshUntil, json: raw.slice(i + 1) } : undefined;
-}
 /** The JSON inside a stored entry (tests and tools reading Redis directly); null if none. */
-export const entryJson = (raw: string | null): string | null => (raw === null ? null : (unwrap(raw)?.json ?? null));
+export { entryJson } from "./entry";
 
 /** How many recent invalidations L1 remembers per key (see `invalidatedSince`). */
 const MARKS = 10_000;
@@ -55,7 +53,8 @@ const MARKS = 10_000;
 type Outcome = "ok" | "bypass" | "error";
 
 /**
- * Cache-aside over a CacheStore, holding already-serialized JSON so a hit is sent as-is.
+ * Cache-aside over a CacheStore, holding already-serialized JSON so a hit is sent as-is, and
+ * beside it the compressed representations made at fill (`precompress`), in the same entry.
  *
  * getOrLoad: read → on miss run the loader once per key per process (single-flight) → fill
  * with TTL + jitter, unless an eviction happened meanwhile → return. `null` from the loader is
@@ -74,7 +73,7 @@ type Outcome = "ok" | "bypass" | "error";
  */
 export function createCacheAside(opts: CacheAsideOptions) {
   const { store, breaker, telemetry } = opts;
-  const inflight = new Map<string, Promise<string | null>>();
+  const inflight = new Map<string, Promise<Entry | null>>();
   // key → sequence of its latest failed eviction: a replay only clears what it replayed.
   const pending = new Map<string, number>();
   let seq = 0;
@@ -95,7 +94,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
 
   // ── L1 ──
   const l1 = opts.l1;
-  const lru = l1 ? new LRUCache<string, string>({ max: l1.maxEntries, ttlAutopurge: false }) : undefined;
+  const lru = l1 ? new LRUCache<string, Entry>({ max: l1.maxEntries, ttlAutopurge: false }) : undefined;
   // Every invalidation gets a sequence number; `marks` keeps the latest per key for the most
   // recent MARKS keys. A key whose mark was pushed out counts as invalidated for any read that
   // began before `floor` (the safe side), and a bus outage raises `floor` past everything.
@@ -125,11 +124,11 @@ export function createCacheAside(opts: CacheAsideOptions) {
     });
   }
   /** Offers a value read or loaded by a read that began at invalidation sequence `seen`. */
-  const l1Fill = (key: string, cls: L1Class | undefined, json: string, freshMs: number, seen: number) => {
+  const l1Fill = (key: string, cls: L1Class | undefined, entry: Entry, freshMs: number, seen: number) => {
     const classTtl = cls && l1?.ttlMs[cls];
     if (!classTtl || !busUp || invalidatedSince(key, seen)) return;
     const ttl = Math.floor(Math.min(classTtl, freshMs));
-    if (ttl >= 1) lru!.set(key, json, { ttl });
+    if (ttl >= 1) lru!.set(key, entry, { ttl });
   };
 
   const ttlWithJitter = (ttlS: number) => ttlS * 1000 * (1 + (Math.random() * opts.jitterPct) / 100);
@@ -185,17 +184,21 @@ export function createCacheAside(opts: CacheAsideOptions) {
     const seenEpoch = epoch;
     const value = await loader();
     const json = value === null || value === undefined ? NOT_FOUND : JSON.stringify(value);
+    let entry: Entry = { freshUntil: 0, json };
     if (gen !== null && seenEpoch === epoch && (pending.size === 0 || (await replay()) === "ok")) {
       const ttlMs = ttlWithJitter(json === NOT_FOUND ? opts.negativeTtlS : ttlS);
+      // Compressed once here, for every later hit (and this response); in Server-Timing `compress`.
+      const coded = json === NOT_FOUND ? undefined : opts.precompress?.(json);
+      entry = { freshUntil: Date.now() + ttlMs, json, coded };
       const start = performance.now();
       // A failed fill is not the request's problem: the value is returned either way.
-      const r = await guarded(() => store.fill(key, gen, wrap(Date.now() + ttlMs, json), ttlMs + graceMs));
+      const r = await guarded(() => store.fill(key, gen, entry, ttlMs + graceMs));
       // Counted in the request's cache time (Server-Timing) like the read: it is time in Redis.
       record("set", r.ok ? "miss" : "error", start);
       // Only what Redis took (the generation still matched) may go to L1.
-      if (r.ok && r.value) l1Fill(key, cls, json, ttlMs, seen);
+      if (r.ok && r.value) l1Fill(key, cls, entry, ttlMs, seen);
     }
-    return json === NOT_FOUND ? null : json;
+    return json === NOT_FOUND ? null : entry;
   }
 
   /** Refreshes a stale entry off the request (one per key per process); the reader is not kept. */
@@ -249,16 +252,17 @@ export function createCacheAside(opts: CacheAsideOptions) {
       return lru?.size ?? 0;
     },
     /**
-     * Returns the JSON text of the value, or null when the loader found nothing. `cls` names the
-     * data class, which decides whether (and how long) L1 may keep it.
+     * The cached entry (its JSON and the compressed representations stored with it), or null when
+     * the loader found nothing. `cls` names the data class, which decides whether (and how long) L1
+     * may keep it.
      */
-    async getOrLoad(key: string, ttlS: number, loader: () => Promise<unknown>, cls?: L1Class): Promise<string | null> {
+    async getOrLoadEntry(key: string, ttlS: number, loader: () => Promise<unknown>, cls?: L1Class): Promise<Entry | null> {
       const start = performance.now();
       if (busUp && cls !== undefined) {
         const hit = lru!.get(key);
         if (hit !== undefined) {
           record("get", "l1-hit", start, "l1");
-          return hit === NOT_FOUND ? null : hit;
+          return hit.json === NOT_FOUND ? null : hit;
         }
       }
       const seen = inv;
@@ -266,20 +270,20 @@ export function createCacheAside(opts: CacheAsideOptions) {
       // O(1) on the hot path: a Map size check; the replay runs only after a missed eviction.
       const before = pending.size === 0 ? "ok" : await replay();
       const r = before === "ok" ? await guarded(() => store.read(key)) : { ok: false as const, bypass: before === "bypass" };
-      const entry = r.ok && r.value.value !== null ? unwrap(r.value.value) : undefined;
+      const entry = r.ok ? r.value.value : null;
       if (entry) {
         const freshMs = entry.freshUntil - Date.now();
-        const json = entry.json === NOT_FOUND ? null : entry.json;
+        const found = entry.json === NOT_FOUND ? null : entry;
         if (freshMs > 0) {
           record("get", "hit", start);
-          l1Fill(key, cls, entry.json, freshMs, seen);
-          return json;
+          l1Fill(key, cls, entry, freshMs, seen);
+          return found;
         }
         // Past its TTL, inside the grace it was stored with: answer now, refresh behind.
         if (graceMs > 0) {
           record("get", "stale", start);
           refresh(key, ttlS, (r as { value: { gen: string } }).value.gen, loader, cls, seen);
-          return json;
+          return found;
         }
       }
       record("get", r.ok ? "miss" : r.bypass ? "bypass" : "error", start);
@@ -295,6 +299,10 @@ export function createCacheAside(opts: CacheAsideOptions) {
         }).catch(() => {});
       }
       return p;
+    },
+    /** The JSON text of the value (getOrLoadEntry without the compressed representations), or null. */
+    async getOrLoad(key: string, ttlS: number, loader: () => Promise<unknown>, cls?: L1Class): Promise<string | null> {
+      return (await this.getOrLoadEntry(key, ttlS, loader, cls))?.json ?? null;
     },
     /** Evict after a write. Never throws: an eviction that does not reach the store is replayed later. */
     async evict(...keys: string[]): Promise<void> {

@@ -4,7 +4,9 @@
 // counter (see store.ts) always land in the same slot, so the compare-and-set script is legal.
 // v2: the cached user profile is the public one (no email).
 // v3: entries carry their fresh-until time ("<ms>|<json>", see cache-aside.ts) for grace.
-export const KEY_VERSION = "v3";
+// v4: entries are binary and carry their compressed representations (entry.ts); a v3 instance
+// would send those bytes as JSON, so the two must not share keys during a rolling deploy.
+export const KEY_VERSION = "v4";
 
 export function cacheKeys(prefix: string) {
   const k = (tag: string, suffix = "") => `${prefix}:${KEY_VERSION}:{${tag}}${suffix}`;

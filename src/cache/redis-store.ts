@@ -1,4 +1,5 @@
 import Redis, { Cluster, type RedisOptions } from "ioredis";
+import { parseEntry, serializeEntry } from "./entry";
 import { GEN_SUFFIX, GEN_TTL_MS, type CacheStore } from "./store";
 
 // KEYS[1] = entry, KEYS[2] = its generation counter (same hash slot by construction).
@@ -19,7 +20,7 @@ if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], KEYS[1]) end
 return n`;
 
 interface Scripts {
-  hpFill(entry: string, gen: string, seen: string, value: string, ttlMs: number): Promise<number>;
+  hpFill(entry: string, gen: string, seen: string, value: Buffer, ttlMs: number): Promise<number>;
   hpEvict(entry: string, gen: string, genTtlMs: number, channel: string): Promise<number>;
 }
 type Client = (Redis | Cluster) & Scripts;
@@ -79,11 +80,12 @@ export function createRedisStore(opts: RedisStoreOptions): CacheStore & { client
     client,
     async read(key) {
       // One round trip: the entry and its counter share a hash slot, so MGET works on a cluster.
-      const [value, gen] = await client.mget(key, `${key}${GEN_SUFFIX}`);
-      return { value: value ?? null, gen: gen ?? "" };
+      // As bytes: the entry carries compressed representations (entry.ts).
+      const [value, gen] = await client.mgetBuffer(key, `${key}${GEN_SUFFIX}`);
+      return { value: value ? (parseEntry(value) ?? null) : null, gen: gen ? gen.toString("latin1") : "" };
     },
     async fill(key, gen, value, ttlMs) {
-      return (await client.hpFill(key, `${key}${GEN_SUFFIX}`, gen, value, Math.max(1, Math.round(ttlMs)))) === 1;
+      return (await client.hpFill(key, `${key}${GEN_SUFFIX}`, gen, serializeEntry(value), Math.max(1, Math.round(ttlMs)))) === 1;
     },
     async evict(keys) {
       await Promise.all(keys.map((key) => client.hpEvict(key, `${key}${GEN_SUFFIX}`, GEN_TTL_MS, opts.channel ?? "")));

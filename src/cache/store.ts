@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import type { Entry } from "./entry";
 
 /**
  * The storage under cache-aside. Besides get/set it carries a per-key generation counter:
@@ -8,8 +9,9 @@ import { LRUCache } from "lru-cache";
  */
 export interface CacheStore {
   readonly kind: "redis" | "redis-cluster" | "memory";
-  read(key: string): Promise<{ value: string | null; gen: string }>;
-  fill(key: string, gen: string, value: string, ttlMs: number): Promise<boolean>;
+  /** `value` is null on a miss, and for a stored value it cannot read (another format: a miss too). */
+  read(key: string): Promise<{ value: Entry | null; gen: string }>;
+  fill(key: string, gen: string, value: Entry, ttlMs: number): Promise<boolean>;
   evict(keys: string[]): Promise<void>;
   ping(): Promise<void>;
   /** Resolves once connected, or after timeoutMs either way: a dead cache must not block startup. */
@@ -33,7 +35,8 @@ export const GEN_TTL_MS = 60 * 60 * 1000;
 export const GEN_SUFFIX = ":gen";
 
 export function createMemoryStore(maxEntries: number): CacheStore {
-  const values = new LRUCache<string, string>({ max: maxEntries, ttlAutopurge: false });
+  // Entries kept as objects: nothing to serialize in process.
+  const values = new LRUCache<string, Entry>({ max: maxEntries, ttlAutopurge: false });
   const gens = new LRUCache<string, number>({ max: maxEntries, ttl: GEN_TTL_MS });
   const genOf = (key: string) => String(gens.get(key) ?? "");
   return {

@@ -46,7 +46,7 @@ export class RequestStats {
   queries = 0;
   cacheMs = 0;
   cacheResult: CacheResult | undefined;
-  /** Time spent compressing this response (Server-Timing `compress`), and the coding used. */
+  /** Time in the encoder for this request (Server-Timing `compress`), and what it produced (lib/encoding.ts encode). */
   compressMs = 0;
   encoding: string | undefined = undefined;
   /** A cached value past its TTL was served (sendJson marks the response X-Cache: stale). */

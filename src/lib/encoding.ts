@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { Compression } from "../context/app-env";
 import { brotliCompressSync, constants } from "node:zlib";
+import { currentStats } from "../context/request";
 
 /** The content codings the service produces, in order of preference at equal quality. */
 export const ENCODINGS = ["br", "zstd", "gzip"] as const;
@@ -25,12 +26,43 @@ const encoders: Record<Encoding, (data: Input) => Uint8Array> = {
   gzip: (data) => Bun.gzipSync(data, { level: 6 }),
 };
 
+/** Where encode() accounts its work: the request's Server-Timing `compress` entry. */
+interface Timing {
+  compressMs: number;
+  /**
+   * The codings produced in this request: "br", or "br+gzip" on a cache fill (not a comma: the
+   * header's entries are comma-separated, and naive parsers split inside quotes).
+   */
+  encoding: string | undefined;
+}
+
 /** Compresses `data` (a string is taken as UTF-8) and adds the time to the request's Server-Timing. */
-export function encode(data: Input, encoding: Encoding, timing: { compressMs: number } | undefined): Uint8Array {
+export function encode(data: Input, encoding: Encoding, timing: Timing | undefined): Uint8Array {
   const start = performance.now();
   const out = encoders[encoding](data);
-  if (timing) timing.compressMs += performance.now() - start;
+  if (timing) {
+    timing.compressMs += performance.now() - start;
+    timing.encoding = timing.encoding ? `${timing.encoding}+${encoding}` : encoding;
+  }
   return out;
+}
+
+/**
+ * For cache-aside's `precompress`: a JSON body at least `minBytes` long (COMPRESS_MIN_BYTES, the
+ * size under which nothing is sent compressed) in each of `encodings` (COMPRESS_CACHE_ENCODINGS),
+ * made once when the entry is filled so a hit in one of them runs no encoder; the time goes to
+ * the filling request's Server-Timing. Default br and gzip: br is what browsers and curl get
+ * (first at equal quality), gzip what every other client accepts; zstd alone is rare, and is
+ * compressed per response (then kept in the memo).
+ */
+export function precompressor(minBytes: number, encodings: readonly Encoding[] = ["br", "gzip"]) {
+  return (json: string): Record<string, Uint8Array> | undefined => {
+    if (!encodings.length || (json.length < minBytes && Buffer.byteLength(json) < minBytes)) return undefined;
+    const timing = currentStats();
+    const coded: Record<string, Uint8Array> = {};
+    for (const encoding of encodings) coded[encoding] = encode(json, encoding, timing);
+    return coded;
+  };
 }
 
 /**
@@ -104,10 +136,9 @@ export function matchingTag(header: string | undefined, tag: string): string | u
 
 /**
  * The memo of compressed representations: bytes of a compressed body keyed by that body's ETag
- * (the JSON's hash and length plus the coding), so a repeated read — a cache hit above all —
- * is sent precompressed, with no encoder work. Kept apart from the cache entries on purpose: it
- * depends on nothing but the JSON text, so the cache's own shape (Redis, an in-process tier) can
- * change under it. Bounded by bytes, least recently used first out.
+ * (the JSON's hash and length plus the coding), so a repeated read that is not a cache entry — a
+ * list page — or a cache hit in a coding not stored with it (zstd) is sent precompressed, with no
+ * encoder work. Bounded by bytes, least recently used first out.
  */
 export function compressionMemo(maxBytes: number): Compression["memo"] {
   if (maxBytes <= 0) return undefined;

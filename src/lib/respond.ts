@@ -25,7 +25,8 @@ export function pickEncoding(c: Context<AppEnv>, body: string | Uint8Array): Enc
 
 /**
  * The body in the chosen coding, with Content-Encoding (and Content-Length for HEAD, see below).
- * With `memoKey` (the compressed body's ETag) a body compressed before is taken from the memo.
+ * `stored`: the body already in that coding (a cache entry's); else with `memoKey` (the compressed
+ * body's ETag) a body compressed before is taken from the memo.
  */
 export function encodedBody(
   c: Context<AppEnv>,
@@ -33,16 +34,15 @@ export function encodedBody(
   encoding: Encoding | undefined,
   headers: Record<string, string>,
   memoKey?: string,
+  stored?: Uint8Array,
 ) {
   let out: string | Uint8Array<ArrayBuffer> = body;
   if (encoding) {
-    const memo = memoKey === undefined ? undefined : c.get("compression")?.memo;
-    const kept = memo?.get(memoKey!);
-    if (kept) out = kept;
+    const memo = memoKey === undefined || stored ? undefined : c.get("compression")?.memo;
+    const kept = stored ?? memo?.get(memoKey!);
+    if (kept) out = kept as Uint8Array<ArrayBuffer>;
     else {
-      const stats = c.get("stats");
-      out = encode(body, encoding, stats) as Uint8Array<ArrayBuffer>;
-      if (stats) stats.encoding = encoding;
+      out = encode(body, encoding, c.get("stats")) as Uint8Array<ArrayBuffer>;
       memo?.set(memoKey!, out);
     }
     headers["content-encoding"] = encoding;
@@ -60,9 +60,10 @@ export function encodedBody(
  * than the rest of the middleware stack together, on a read that Redis answers in ~100 µs.
  *
  * Compressed bodies get their coding's ETag (encoding.ts); an If-None-Match naming the same
- * JSON in any coding is a 304 that repeats the tag the client holds.
+ * JSON in any coding is a 304 that repeats the tag the client holds. `coded`: the JSON's
+ * compressed representations stored with it in the cache (cache/entry.ts), sent as they are.
  */
-export function sendJson(c: Context<AppEnv>, json: string, status: 200 | 201 = 200): Response {
+export function sendJson(c: Context<AppEnv>, json: string, status: 200 | 201 = 200, coded?: Readonly<Record<string, Uint8Array>>): Response {
   // A value past its TTL (README "Grace"): visible to clients, not only in Server-Timing.
   if (currentStats()?.stale) c.header("X-Cache", "stale");
   if (c.get("compression") !== undefined) {
@@ -83,6 +84,6 @@ export function sendJson(c: Context<AppEnv>, json: string, status: 200 | 201 = 2
     c.header("ETag", current);
   }
   // The coding's ETag names these exact bytes: the memo key of the compressed body.
-  const { out, headers } = encodedBody(c, json, encoding, { "content-type": JSON_TYPE }, current);
+  const { out, headers } = encodedBody(c, json, encoding, { "content-type": JSON_TYPE }, current, encoding && coded?.[encoding]);
   return c.body(out, status, headers);
 }

@@ -38,9 +38,9 @@ export function documentsRouter({ reads, cache, keys, env }: Deps) {
       const { id } = c.req.valid("param");
       // Cached for CACHE_TTL_DOCUMENT_S: the document is evicted on its own writes; the embedded
       // author name may lag a rename by at most that TTL (accepted staleness, see README).
-      const json = await cache.getOrLoad(keys.document(id), env.CACHE_TTL_DOCUMENT_S, () => docs.withAuthor(id), "documents");
-      if (json === null) throw notFound("document");
-      return sendJson(c, json);
+      const entry = await cache.getOrLoadEntry(keys.document(id), env.CACHE_TTL_DOCUMENT_S, () => docs.withAuthor(id), "documents");
+      if (entry === null) throw notFound("document");
+      return sendJson(c, entry.json, 200, entry.coded);
     })
     .post("/", validate("json", createDocument), async (c) => {
       const { userId, ...fields } = c.req.valid("json");

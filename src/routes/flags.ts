@@ -28,14 +28,14 @@ export function flagsRouter({ reads, cache, keys, env }: Deps) {
   const flags = flagsRepository(reads.primary);
   return new Hono<AppEnv>()
     .get("/", async (c) => {
-      const json = await cache.getOrLoad(keys.flags(), env.CACHE_TTL_FLAGS_S, async () => ({ items: await flags.all() }), "flags");
-      return sendJson(c, json!);
+      const entry = await cache.getOrLoadEntry(keys.flags(), env.CACHE_TTL_FLAGS_S, async () => ({ items: await flags.all() }), "flags");
+      return sendJson(c, entry!.json, 200, entry!.coded);
     })
     .get("/:key", validate("param", z.object({ key: flagKey })), async (c) => {
       const { key } = c.req.valid("param");
-      const json = await cache.getOrLoad(keys.flag(key), env.CACHE_TTL_FLAGS_S, () => flags.byKey(key), "flags");
-      if (json === null) throw notFound("flag");
-      return sendJson(c, json);
+      const entry = await cache.getOrLoadEntry(keys.flag(key), env.CACHE_TTL_FLAGS_S, () => flags.byKey(key), "flags");
+      if (entry === null) throw notFound("flag");
+      return sendJson(c, entry.json, 200, entry.coded);
     })
     .put("/:key", adminOnly, validate("param", z.object({ key: flagKey })), validate("json", putFlag), async (c) => {
       const { key } = c.req.valid("param");

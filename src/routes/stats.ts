@@ -18,12 +18,12 @@ export function statsRouter({ reads, cache, keys, env }: Deps) {
   return new Hono<AppEnv>()
     .get("/users/:id/stats", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
-      const json = await cache.getOrLoad(keys.userStats(id), env.CACHE_TTL_USER_STATS_S, () => loadUserStats(id), "user_stats");
-      if (json === null) throw notFound("user");
-      return sendJson(c, json);
+      const entry = await cache.getOrLoadEntry(keys.userStats(id), env.CACHE_TTL_USER_STATS_S, () => loadUserStats(id), "user_stats");
+      if (entry === null) throw notFound("user");
+      return sendJson(c, entry.json, 200, entry.coded);
     })
     .get("/stats", async (c) => {
-      const json = await cache.getOrLoad(keys.globalStats(), env.CACHE_TTL_GLOBAL_STATS_S, loadGlobal, "global_stats");
-      return sendJson(c, json!);
+      const entry = await cache.getOrLoadEntry(keys.globalStats(), env.CACHE_TTL_GLOBAL_STATS_S, loadGlobal, "global_stats");
+      return sendJson(c, entry!.json, 200, entry!.coded);
     });
 }

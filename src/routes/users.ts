@@ -5,6 +5,7 @@ import { notFound } from "../lib/errors";
 import { idParam, patchOf } from "../lib/params";
 import { sendJson } from "../lib/respond";
 import { validate } from "../lib/validate";
+import type { Entry } from "../cache/entry";
 import { ifMatchOf } from "../lib/preconditions";
 import { authenticate } from "../middleware/authenticate";
 import { usersRepository, type UsersRepository } from "../repositories/users";
@@ -18,12 +19,13 @@ const createUser = z.object({ email, name, bio: bio.optional() }).strict();
 const updateUser = patchOf({ email, name, bio });
 
 /**
- * The cached public profile (JSON text without the email, or null when there is no such user).
+ * The cached public profile (its JSON text without the email, and the compressed representations
+ * stored with it; null when there is no such user).
  * The one filler of keys.user(id): every route that reads it goes through here, so the cached
  * shape cannot drift — and the email never reaches the cache.
  */
-export function cachedProfile({ cache, keys, env }: Deps, users: UsersRepository, id: number): Promise<string | null> {
-  return cache.getOrLoad(keys.user(id), env.CACHE_TTL_USER_S, () => users.publicProfile(id), "profiles");
+export function cachedProfile({ cache, keys, env }: Deps, users: UsersRepository, id: number): Promise<Entry | null> {
+  return cache.getOrLoadEntry(keys.user(id), env.CACHE_TTL_USER_S, () => users.publicProfile(id), "profiles");
 }
 
 export function usersRouter(deps: Deps) {
@@ -40,9 +42,9 @@ export function usersRouter(deps: Deps) {
     })
     .get("/:id", validate("param", idParam), async (c) => {
       const { id } = c.req.valid("param");
-      const json = await cachedProfile(deps, users, id);
-      if (json === null) throw notFound("user");
-      return sendJson(c, json);
+      const entry = await cachedProfile(deps, users, id);
+      if (entry === null) throw notFound("user");
+      return sendJson(c, entry.json, 200, entry.coded);
     })
     .post("/", adminOnly, validate("json", createUser), async (c) => {
       const user = await users.create(c.req.valid("json"));

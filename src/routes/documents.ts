@@ -1,5 +1,6 @@
 import { and, eq, sql, type SQL } from "drizzle-orm";
-import { Hono, type Context } from "hono";
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { z } from "zod";
 import { caller } from "../auth/authorize";
 import type { Db } from "../db/client";
@@ -8,9 +9,11 @@ import { documents, documentStatus, users } from "../db/schema";
 import { ifMatchOf, requireMatch, type Tx } from "../lib/preconditions";
 import { ApiError, forbidden, notFound } from "../lib/errors";
 import { idParam, id as idSchema, patchOf } from "../lib/params";
+import { authenticated, bodyWrites, conditionalRead, empty, errors, jsonBody, notModified, ok, openApiRouter, stored, writeParameters, writes } from "../lib/openapi";
 import { sendJson } from "../lib/respond";
-import { validate } from "../lib/validate";
+import { jsonBodyGuard } from "../lib/validate";
 import type { AppEnv, Deps } from "../types";
+import { Document, DocumentWithAuthor } from "./schemas";
 
 const MAX_BODY_BYTES = 100 * 1024;
 const title = z.string().trim().min(1).max(300);
@@ -21,6 +24,48 @@ const status = z.enum(documentStatus.enumValues);
 // userId defaults to the caller; naming someone else is for admins only.
 const createDocument = z.object({ userId: idSchema.optional(), title, body: body.optional(), status: status.optional() }).strict();
 const updateDocument = patchOf({ title, body, status });
+
+const getDocument = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags: ["documents"],
+  summary: "A document with its author's name (cached)",
+  request: { params: idParam },
+  ...conditionalRead,
+  responses: { 200: ok(DocumentWithAuthor, "The document", { etag: true }), ...notModified, ...errors(...stored, 400, 404) },
+});
+const postDocument = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["documents"],
+  summary: "Create a document (for the caller; an admin may name another userId)",
+  middleware: [jsonBodyGuard],
+  request: { body: jsonBody(createDocument) },
+  ...authenticated,
+  ...writeParameters(),
+  responses: { 201: ok(Document, "Created", { location: true }), ...errors(...bodyWrites) },
+});
+const patchDocument = createRoute({
+  method: "patch",
+  path: "/{id}",
+  tags: ["documents"],
+  summary: "Change a document (its owner or an admin)",
+  middleware: [jsonBodyGuard],
+  request: { params: idParam, body: jsonBody(updateDocument) },
+  ...authenticated,
+  ...writeParameters({ ifMatch: true }),
+  responses: { 200: ok(Document, "The changed document"), ...errors(...bodyWrites, 404, 412) },
+});
+const deleteDocument = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags: ["documents"],
+  summary: "Delete a document (its owner or an admin)",
+  request: { params: idParam },
+  ...authenticated,
+  ...writeParameters({ ifMatch: true }),
+  responses: { 204: empty("Deleted"), ...errors(...writes, 404, 412) },
+});
 
 export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
   const { db } = database;
@@ -70,8 +115,8 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
     });
   }
 
-  return new Hono<AppEnv>()
-    .get("/:id", validate("param", idParam), async (c) => {
+  return openApiRouter()
+    .openapi(getDocument, async (c) => {
       const { id } = c.req.valid("param");
       // Cached for CACHE_TTL_DOCUMENT_S: the document is evicted on its own writes; the embedded
       // author name may lag a rename by at most that TTL (accepted staleness, see README).
@@ -81,7 +126,7 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
       if (json === null) throw notFound("document");
       return sendJson(c, json);
     })
-    .post("/", validate("json", createDocument), async (c) => {
+    .openapi(postDocument, async (c) => {
       const { userId, ...fields } = c.req.valid("json");
       const me = caller(c);
       if (userId !== undefined && userId !== me.userId && !me.admin) throw forbidden("documents are created for the caller (userId from the token)");
@@ -101,14 +146,14 @@ export function documentsRouter({ database, queries, cache, keys, env }: Deps) {
       c.header("Location", `/documents/${doc!.id}`);
       return c.json(doc!, 201);
     })
-    .patch("/:id", validate("param", idParam), validate("json", updateDocument), async (c) => {
+    .openapi(patchDocument, async (c) => {
       const { id } = c.req.valid("param");
       const fields = { ...c.req.valid("json"), updatedAt: sql`now()` };
       const doc = await conditionally(c, id, async (q, where) => (await q.update(documents).set(fields).where(where).returning(documentColumns))[0]);
       await evictFor(doc);
       return c.json(doc);
     })
-    .delete("/:id", validate("param", idParam), async (c) => {
+    .openapi(deleteDocument, async (c) => {
       const { id } = c.req.valid("param");
       const doc = await conditionally(c, id, async (q, where) => (await q.delete(documents).where(where).returning({ id: documents.id, userId: documents.userId }))[0]);
       await evictFor(doc);

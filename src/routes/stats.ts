@@ -1,16 +1,35 @@
+import { createRoute } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import { Hono } from "hono";
 import { queryRows } from "../db/client";
 import { globalStatsSql } from "../db/queries";
 import { documentStatus, type DocumentStatus } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { idParam } from "../lib/params";
+import { conditionalRead, errors, notModified, ok, openApiRouter, stored } from "../lib/openapi";
 import { sendJson } from "../lib/respond";
-import { validate } from "../lib/validate";
-import type { AppEnv, Deps } from "../types";
+import type { Deps } from "../types";
+import { GlobalStats, UserStats } from "./schemas";
 
 const zeroCounts = () => Object.fromEntries(documentStatus.enumValues.map((s) => [s, 0])) as Record<DocumentStatus, number>;
 const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string | number | Date).toISOString());
+
+const getUserStats = createRoute({
+  method: "get",
+  path: "/users/{id}/stats",
+  tags: ["stats"],
+  summary: "A user's document counts by status and last activity (cached)",
+  request: { params: idParam },
+  ...conditionalRead,
+  responses: { 200: ok(UserStats, "The user's stats", { etag: true }), ...notModified, ...errors(...stored, 400, 404) },
+});
+const getGlobalStats = createRoute({
+  method: "get",
+  path: "/stats",
+  tags: ["stats"],
+  summary: "Counts over all users and documents (cached, may be CACHE_TTL_GLOBAL_STATS_S old)",
+  ...conditionalRead,
+  responses: { 200: ok(GlobalStats, "The stats", { etag: true }), ...notModified, ...errors(...stored) },
+});
 
 /** GET /users/:id/stats (cached CACHE_TTL_USER_STATS_S, evicted on the user's document writes), GET /stats. */
 export function statsRouter({ reads, cache, keys, env }: Deps) {
@@ -46,14 +65,14 @@ export function statsRouter({ reads, cache, keys, env }: Deps) {
     };
   };
 
-  return new Hono<AppEnv>()
-    .get("/users/:id/stats", validate("param", idParam), async (c) => {
+  return openApiRouter()
+    .openapi(getUserStats, async (c) => {
       const { id } = c.req.valid("param");
       const json = await cache.getOrLoad(keys.userStats(id), env.CACHE_TTL_USER_STATS_S, () => loadUserStats(id), "user_stats");
       if (json === null) throw notFound("user");
       return sendJson(c, json);
     })
-    .get("/stats", async (c) => {
+    .openapi(getGlobalStats, async (c) => {
       const json = await cache.getOrLoad(keys.globalStats(), env.CACHE_TTL_GLOBAL_STATS_S, loadGlobal, "global_stats");
       return sendJson(c, json!);
     });

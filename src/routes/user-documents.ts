@@ -1,12 +1,13 @@
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { notFound } from "../lib/errors";
 import { idParam } from "../lib/params";
+import { conditionalRead, errors, lsnParameter, notModified, ok, openApiRouter, stored } from "../lib/openapi";
 import { sendJson } from "../lib/respond";
-import { validate } from "../lib/validate";
 import { documentStatus } from "../db/schema";
-import type { AppEnv, Deps } from "../types";
+import type { Deps } from "../types";
+import { DocumentPage } from "./schemas";
 import { cachedProfile } from "./users";
 
 const listQuery = z.object({
@@ -15,10 +16,20 @@ const listQuery = z.object({
   status: z.enum(documentStatus.enumValues).optional(),
 });
 
+const listDocuments = createRoute({
+  method: "get",
+  path: "/{id}/documents",
+  tags: ["documents"],
+  summary: "A user's documents, newest first, keyset-paginated (uncached; a replica may answer)",
+  request: { params: idParam, query: listQuery },
+  parameters: [...conditionalRead.parameters, lsnParameter],
+  responses: { 200: ok(DocumentPage, "A page", { etag: true }), ...notModified, ...errors(...stored, 400, 404) },
+});
+
 /** GET /users/:id/documents — newest first, keyset-paginated, list columns only. */
 export function userDocumentsRouter(deps: Deps) {
   const { reads } = deps;
-  return new Hono<AppEnv>().get("/:id/documents", validate("param", idParam), validate("query", listQuery), async (c) => {
+  return openApiRouter().openapi(listDocuments, async (c) => {
     const { id: userId } = c.req.valid("param");
     const { limit, cursor: rawCursor, status } = c.req.valid("query");
     const cursor = rawCursor ? decodeCursor(rawCursor) : undefined;

@@ -1,23 +1,79 @@
+import { createRoute } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
-import { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { adminOnly, caller, requireSelfOrAdmin } from "../auth/authorize";
 import { users } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { idParam, patchOf } from "../lib/params";
+import { authenticated, bodyWrites, conditionalRead, errors, jsonBody, lsnParameter, notModified, ok, openApiRouter, stored, writeParameters } from "../lib/openapi";
 import { sendJson } from "../lib/respond";
-import { validate } from "../lib/validate";
+import { jsonBodyGuard } from "../lib/validate";
 import type { Db } from "../db/client";
 import { publicUserColumns, userColumns } from "../db/queries";
 import { ifMatchOf, requireMatch, type Tx } from "../lib/preconditions";
 import { authenticate } from "../middleware/authenticate";
-import type { AppEnv, Deps } from "../types";
+import type { AppEnv, Auth, Deps } from "../types";
+import { PublicUser, User } from "./schemas";
 
 const email = z.string().trim().toLowerCase().email().max(254);
 const name = z.string().trim().min(1).max(200);
 const bio = z.string().max(5000).nullable();
 const createUser = z.object({ email, name, bio: bio.optional() }).strict();
 const updateUser = patchOf({ email, name, bio });
+
+/**
+ * PATCH /users/:id: someone else's profile is a 403 before the body is validated. Route
+ * middleware runs before the route's validators, so an invalid id is left to them (400).
+ */
+const selfOrAdmin: MiddlewareHandler<AppEnv> = async function selfOrAdmin(c, next) {
+  const params = idParam.safeParse(c.req.param());
+  if (params.success) requireSelfOrAdmin(c, params.data.id);
+  await next();
+};
+
+const getMe = (auth: Auth) =>
+  createRoute({
+    method: "get",
+    path: "/me",
+    tags: ["users"],
+    summary: "The caller's own profile, email included (never cached)",
+    middleware: [authenticate(auth)],
+    ...authenticated,
+    parameters: [lsnParameter],
+    responses: { 200: ok(User, "The caller's profile"), ...errors(...stored, 400, 401, 404, 429) },
+  });
+const getUser = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags: ["users"],
+  summary: "A public profile (cached)",
+  request: { params: idParam },
+  ...conditionalRead,
+  responses: { 200: ok(PublicUser, "The profile", { etag: true }), ...notModified, ...errors(...stored, 400, 404) },
+});
+const postUser = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["users"],
+  summary: "Create a user (admin)",
+  middleware: [adminOnly, jsonBodyGuard],
+  request: { body: jsonBody(createUser) },
+  ...authenticated,
+  ...writeParameters(),
+  responses: { 201: ok(User, "Created", { location: true }), ...errors(...bodyWrites) },
+});
+const patchUser = createRoute({
+  method: "patch",
+  path: "/{id}",
+  tags: ["users"],
+  summary: "Change a profile (the user themself or an admin)",
+  middleware: [selfOrAdmin, jsonBodyGuard],
+  request: { params: idParam, body: jsonBody(updateUser) },
+  ...authenticated,
+  ...writeParameters({ ifMatch: true }),
+  responses: { 200: ok(User, "The changed profile"), ...errors(...bodyWrites, 404, 412) },
+});
 
 /**
  * The cached public profile (JSON text without the email, or null when there is no such user).
@@ -32,21 +88,21 @@ export function usersRouter(deps: Deps) {
   const { database, cache, keys } = deps;
   const { db } = database;
 
-  return new Hono<AppEnv>()
+  return openApiRouter()
     // Before /:id. The caller's full profile, email included: private, never cached.
-    .get("/me", authenticate(deps.auth), async (c) => {
+    .openapi(getMe(deps.auth), async (c) => {
       // Uncached, may read a replica: the caller's own writes are seen through Hotpath-LSN.
       const [user] = await deps.reads.read(c, ({ db }) => db.select(userColumns).from(users).where(eq(users.id, caller(c).userId)));
       if (!user) throw notFound("user");
       return c.json(user);
     })
-    .get("/:id", validate("param", idParam), async (c) => {
+    .openapi(getUser, async (c) => {
       const { id } = c.req.valid("param");
       const json = await cachedProfile(deps, id);
       if (json === null) throw notFound("user");
       return sendJson(c, json);
     })
-    .post("/", adminOnly, validate("json", createUser), async (c) => {
+    .openapi(postUser, async (c) => {
       const body = c.req.valid("json");
       const [user] = await db.insert(users).values(body).returning(userColumns);
       // The new id may have been asked for before it existed: drop the cached 404s (the profile's
@@ -55,14 +111,8 @@ export function usersRouter(deps: Deps) {
       c.header("Location", `/users/${user!.id}`);
       return c.json(user!, 201);
     })
-    .patch(
-      "/:id",
-      validate("param", idParam),
-      async (c, next) => {
-        requireSelfOrAdmin(c, c.req.valid("param").id);
-        await next();
-      },
-      validate("json", updateUser),
+    .openapi(
+      patchUser,
       async (c) => {
         const { id } = c.req.valid("param");
         const update = async (q: Db | Tx) =>

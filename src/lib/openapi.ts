@@ -93,6 +93,7 @@ const errorText = {
   401: "unauthorized: no token or an invalid one (WWW-Authenticate says which)",
   403: "forbidden: the token is valid but not allowed this",
   404: "not_found",
+  405: "method_not_allowed: the path has no such method (Allow lists the ones it has); answered before any token or body check",
   409: "conflict (a unique value taken) or idempotency_in_progress (the same Idempotency-Key is still running)",
   412: "precondition_failed: If-Match names another version",
   413: "payload_too_large: the body exceeds BODY_LIMIT_BYTES",
@@ -107,12 +108,14 @@ type ErrorStatus = keyof typeof errorText;
 
 const extraHeaders: Partial<Record<ErrorStatus, Record<string, ReturnType<typeof ref>>>> = {
   401: { "WWW-Authenticate": ref("headers", "WWW-Authenticate") },
+  405: { Allow: ref("headers", "Allow") },
   429: { "Retry-After": ref("headers", "Retry-After") },
   503: { "Retry-After": ref("headers", "Retry-After") },
 };
 
-const errorResponse = (status: ErrorStatus) => ({
-  description: errorText[status],
+/** An error answer described inline, for a route whose reasons for it are its own. */
+export const errorResponse = (status: ErrorStatus, description: string = errorText[status]) => ({
+  description,
   headers: { ...always, ...extraHeaders[status] },
   content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
 });
@@ -158,6 +161,13 @@ export function ok<T extends z.ZodType>(schema: T, description: string, opts: { 
     content: { "application/json": { schema } },
   };
 }
+
+/** A success answer whose body is text of `mediaType` (not JSON). */
+export const textAnswer = (description: string, mediaType: string) => ({
+  description,
+  headers: always,
+  content: { [mediaType]: { schema: { type: "string" as const } } },
+});
 
 /** A 304 (If-None-Match still matches) or 204: no body. */
 export const empty = (description: string) => ({ description, headers: always });

@@ -1,6 +1,7 @@
-import { $, createRoute, z } from "@hono/zod-openapi";
+import { $, createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
 import { errorBody } from "../lib/errors";
-import { errors, openApiRouter, served } from "../lib/openapi";
+import { errors, ok, openApiRouter, served } from "../lib/openapi";
 import type { Observability } from "../obs";
 import { operatorAuthorized } from "../auth/authorize";
 import type { AppEnv, Auth } from "../types";
@@ -13,7 +14,7 @@ const routesRoute = createRoute({
   description: "Without the token or an admin JWT this answers the same 404 as an unknown path.",
   security: [{ operatorToken: [] }, { debugToken: [] }, { bearer: [] }],
   responses: {
-    200: { description: "The route table", content: { "application/json": { schema: z.unknown() } } },
+    200: ok(z.unknown(), "The route table"),
     ...errors(...served, 404),
   },
 });

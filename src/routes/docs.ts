@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { notFound } from "../lib/errors";
-import { components, ErrorSchema, errorResponses, errors, ok, openApiRouter, served } from "../lib/openapi";
+import { components, ErrorSchema, errorResponses, errors, ok, openApiRouter, served, textAnswer } from "../lib/openapi";
 import { sendJson } from "../lib/respond";
 import type { AppEnv } from "../types";
 import pkg from "../../package.json" with { type: "json" };
@@ -77,7 +77,7 @@ const docsRoute = createRoute({
   path: "/docs",
   tags: ["docs"],
   summary: "This document for people (Swagger UI, served by the service itself)",
-  responses: { 200: { description: "The page", content: { "text/html": { schema: { type: "string" } } } }, ...errors(...served) },
+  responses: { 200: textAnswer("The page", "text/html"), ...errors(...served) },
 });
 const assetRoute = createRoute({
   method: "get",
@@ -85,7 +85,7 @@ const assetRoute = createRoute({
   tags: ["docs"],
   summary: "The docs page's scripts, styles and icon (Cache-Control: a day)",
   request: { params: z.object({ file: z.string() }) },
-  responses: { 200: { description: "The asset", content: { "*/*": { schema: { type: "string" } } } }, ...errors(...served, 404) },
+  responses: { 200: textAnswer("The asset", "*/*"), ...errors(...served, 404) },
 });
 
 /** The document of `app`: its routes as mounted (so /metrics and /debug only when they are). */

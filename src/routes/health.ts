@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { errorBody } from "../lib/errors";
-import { errors, ok, openApiRouter, served } from "../lib/openapi";
+import { errorResponse, errors, ok, openApiRouter, served } from "../lib/openapi";
 import type { Deps } from "../types";
 
 const within = <T>(p: Promise<T>, ms: number) => {
@@ -41,10 +41,7 @@ const readyz = createRoute({
   responses: {
     200: ok(z.object({ status: z.literal("ready"), checks }), "Ready"),
     ...errors(...served),
-    503: {
-      description: "not_ready (details: the checks) or shutting_down (the instance drains)",
-      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-    },
+    503: errorResponse(503, "not_ready (details: the checks) or shutting_down (the instance drains)"),
   },
 });
 

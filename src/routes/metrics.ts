@@ -3,7 +3,7 @@ import { operatorAuthorized } from "../auth/authorize";
 import { challenge } from "../auth/verify";
 import type { Env } from "../env";
 import { errorBody } from "../lib/errors";
-import { errors, openApiRouter, served } from "../lib/openapi";
+import { errors, openApiRouter, served, textAnswer } from "../lib/openapi";
 import type { Observability } from "../obs";
 import type { Auth } from "../types";
 import type { WorkerLink } from "../workers/link";
@@ -15,7 +15,7 @@ const metricsRoute = createRoute({
   summary: "Prometheus metrics (INSTRUMENTATION=on): METRICS_TOKEN or an admin JWT as Bearer, or anyone with METRICS_PUBLIC=true",
   security: [{ operatorToken: [] }, { bearer: [] }],
   responses: {
-    200: { description: "The Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } },
+    200: textAnswer("The Prometheus text format", "text/plain"),
     ...errors(...served, 401),
   },
 });

@@ -14,10 +14,9 @@ Errors have one shape (the Error schema): \`{ "error": { "code", "message", "det
 Besides the answers listed per operation, any path can answer:
 - **404** \`not_found\` for a path that names no route;
 - **405** \`method_not_allowed\` with \`Allow\` for a method the path does not have (before any token or body check);
-- **204** with \`Allow\` to an \`OPTIONS\` that no CORS preflight answered;
-- **503** \`shutting_down\` from /readyz while the instance drains.
+- **204** with \`Allow\` to an \`OPTIONS\` that no CORS preflight answered.
 
-Every answer carries \`X-Request-Id\` (a client's own \`X-Request-Id\` is kept) and, with
+Every answer carries \`X-Request-Id\` (a well-formed one the client sent is kept) and, with
 INSTRUMENTATION=on, \`Server-Timing\`. Writes need \`Authorization: Bearer <JWT>\` (unless AUTH=off).`;
 
 const swaggerDir = dirname(Bun.resolveSync("swagger-ui-dist/package.json", import.meta.dir));

@@ -3,7 +3,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { hc } from "hono/client";
-import type { AppType } from "../src/app";
+import { createApp, type AppType } from "../src/app";
 import { bearer } from "./support/auth";
 import { harness, type Harness } from "./support/harness";
 import { expectError } from "./support/http";
@@ -66,6 +66,23 @@ test("every route mounted on the app is in the document, and nothing else", () =
   expect([...documented].sort()).toEqual([...mounted].sort());
   // The ones this app has because of its env (INSTRUMENTATION=on, tokens set) are there too.
   for (const op of ["GET /metrics", "GET /debug/routes", "GET /openapi.json", "GET /docs", "POST /documents"]) expect(documented).toContain(op);
+});
+
+test("the document is a cacheable read: ETag, then 304", async () => {
+  const res = await api["openapi.json"].$get();
+  const etag = res.headers.get("etag");
+  expect(etag).toBeTruthy();
+  expect(res.headers.get("cache-control")).toBe("public, no-cache");
+  expect((await api["openapi.json"].$get({}, { headers: { "if-none-match": etag! } })).status).toBe(304);
+});
+
+test("it lists what this instance mounted: no /metrics or /debug with INSTRUMENTATION=off", async () => {
+  const off = createApp({ ...h.services, env: { ...h.env, INSTRUMENTATION: "off" } });
+  const paths = Object.keys((await (await off.request("/openapi.json")).json()).paths);
+  expect(paths).toContain("/users/{id}");
+  expect(paths).not.toContain("/metrics");
+  expect(paths.filter((p) => p.startsWith("/debug"))).toEqual([]);
+  expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/metrics", "/debug/routes"]));
 });
 
 test("every documented operation exists: it answers something other than 405 or the unknown-path 404", async () => {

@@ -109,6 +109,7 @@ type ErrorStatus = keyof typeof errorText;
 const extraHeaders: Partial<Record<ErrorStatus, Record<string, ReturnType<typeof ref>>>> = {
   401: { "WWW-Authenticate": ref("headers", "WWW-Authenticate") },
   405: { Allow: ref("headers", "Allow") },
+  409: { "Retry-After": ref("headers", "Retry-After") },
   429: { "Retry-After": ref("headers", "Retry-After") },
   503: { "Retry-After": ref("headers", "Retry-After") },
 };

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { notFound } from "../lib/errors";
-import { components, ErrorSchema, errorResponses, errors, ok, openApiRouter, served, textAnswer } from "../lib/openapi";
+import { components, conditionalRead, ErrorSchema, errorResponses, errors, notModified, ok, openApiRouter, served, textAnswer } from "../lib/openapi";
 import { sendJson } from "../lib/respond";
 import type { AppEnv } from "../types";
 import pkg from "../../package.json" with { type: "json" };
@@ -69,7 +69,8 @@ const openapiRoute = createRoute({
   path: "/openapi.json",
   tags: ["docs"],
   summary: "This document (OpenAPI 3.1)",
-  responses: { 200: ok(z.looseObject({ openapi: z.string() }), "The OpenAPI document", { etag: true }), ...errors(...served) },
+  ...conditionalRead,
+  responses: { 200: ok(z.looseObject({ openapi: z.string() }), "The OpenAPI document", { etag: true }), ...notModified, ...errors(...served) },
 });
 const docsRoute = createRoute({
   method: "get",

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020";
 import addFormats from "ajv-formats";
-import { hc } from "hono/client";
-import { createApp, type AppType } from "../src/app";
+import { createApp } from "../src/app";
 import { bearer } from "./support/auth";
+import { bodyOf, client } from "./support/client";
 import { harness, type Harness } from "./support/harness";
 import { expectError } from "./support/http";
 
@@ -17,17 +17,14 @@ const METHODS = ["get", "put", "post", "delete", "patch"] as const;
 
 let h: Harness;
 let doc: any;
-let api: ReturnType<typeof hc<AppType>>;
+let api: ReturnType<typeof client>;
 const sample: Record<string, string> = { file: "init.js" };
 
 beforeAll(async () => {
   h = await harness("openapi", { env: { METRICS_TOKEN, DEBUG_TOKEN } });
-  // The typed client over the app itself (no server): paths, params and bodies are checked by tsc.
-  api = hc<AppType>("http://hotpath.test", { fetch: (input: RequestInfo | URL, init?: RequestInit) => h.app.request(input, init) });
+  api = client(h.app);
   const admin = { headers: await bearer("admin") };
-  const posted = await api.users.$post({ json: { email: "doc@example.com", name: "Doc" } }, admin);
-  if (posted.status !== 201) throw new Error(`POST /users: ${posted.status}`);
-  const user = await posted.json();
+  const user = await bodyOf(await api.users.$post({ json: { email: "doc@example.com", name: "Doc" } }, admin), 201);
   const created = await api.documents.$post({ json: { userId: user.id, title: "Described", body: "text" } }, admin);
   expect(created.status).toBe(201);
   const flag = await api.flags[":key"].$put({ param: { key: "docs.flag" }, json: { enabled: true, value: { a: [1] } } }, admin);

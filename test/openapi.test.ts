@@ -195,6 +195,19 @@ describe("GET /docs", () => {
     }
   });
 
+  test("the script bundle is compressed once: the second fetch comes from the memo of compressed bodies", async () => {
+    const get = () => h.app.request("/docs/swagger-ui-bundle.js", { headers: { "accept-encoding": "br" } });
+    const first = await get();
+    expect(first.headers.get("content-encoding")).toBe("br");
+    expect(first.headers.get("server-timing")).toContain("compress;");
+    const second = await get();
+    expect(second.headers.get("content-encoding")).toBe("br");
+    expect(second.headers.get("server-timing")).not.toContain("compress;");
+    expect(await second.arrayBuffer()).toEqual(await first.arrayBuffer());
+    const head = await h.app.request("/docs/swagger-ui-bundle.js", { method: "HEAD", headers: { "accept-encoding": "br" } });
+    expect(Number(head.headers.get("content-length"))).toBe((await (await get()).arrayBuffer()).byteLength);
+  });
+
   test("an unknown asset is a 404 in the error shape", async () => {
     await expectError(await api.docs[":file"].$get({ param: { file: "nope.js" } }), 404, "not_found");
   });

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
@@ -21,6 +21,7 @@ import { tracing } from "./middleware/tracing";
 import { writeLsn } from "./middleware/write-lsn";
 import { createObservability } from "./obs";
 import { debugRouter } from "./routes/debug";
+import { docsRouter } from "./routes/docs";
 import { documentsRouter } from "./routes/documents";
 import { flagsRouter } from "./routes/flags";
 import { healthRouter } from "./routes/health";
@@ -37,7 +38,7 @@ const IDEMPOTENCY_TTL_S = 24 * 60 * 60;
 /** Builds the app from its dependencies; index.ts only serves it, tests call app.request(). */
 export function createApp(deps: Deps) {
   const { env, log } = deps;
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
   // Off means off: no subscribers, no registry, no /metrics or /debug (they answer 404).
   const obs =
     env.INSTRUMENTATION === "on"
@@ -120,12 +121,16 @@ export function createApp(deps: Deps) {
   if (deps.reads.replicas.length) app.on(writes, "*", writeLsn({ reads: deps.reads }));
 
   if (deps.lifecycle) app.use("/readyz", drainReadiness({ lifecycle: deps.lifecycle }));
-  app.route("/", healthRouter(deps));
-  app.route("/users", usersRouter(deps));
-  app.route("/users", userDocumentsRouter(deps));
-  app.route("/documents", documentsRouter(deps));
-  app.route("/flags", flagsRouter(deps));
-  app.route("/", statsRouter(deps));
+  // Chained, so the typed client (hc<AppType>) knows every route; OpenAPIHono merges each router's
+  // definitions into the app's document (routes/docs.ts).
+  const routes = app
+    .route("/", healthRouter(deps))
+    .route("/users", usersRouter(deps))
+    .route("/users", userDocumentsRouter(deps))
+    .route("/documents", documentsRouter(deps))
+    .route("/flags", flagsRouter(deps))
+    .route("/", statsRouter(deps))
+    .route("/", docsRouter(app));
   if (obs) {
     app.route("/", metricsRouter(obs, deps.auth, env, deps.workers));
     app.route("/debug", debugRouter(obs, deps.auth, env.DEBUG_TOKEN));
@@ -144,7 +149,9 @@ export function createApp(deps: Deps) {
       log.error("request failed", { requestId, err });
     }),
   );
-  return app;
+  return routes;
 }
 
 export type App = ReturnType<typeof createApp>;
+/** For hono's typed client: `hc<AppType>(url)` (the JSON API; /metrics and /debug are not in it). */
+export type AppType = App;

@@ -1,20 +1,24 @@
 import { entryJson } from "../src/cache/cache-aside";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { as, bodyOf, client } from "./support/client";
 import { cacheDesc, harness, queryCount, type Harness } from "./support/harness";
 import { detailPaths, expectError } from "./support/http";
 
 let h: Harness;
+let api: ReturnType<typeof client>;
 let author: { id: number; name: string };
 const MAX_BODY = 100 * 1024;
 
 beforeAll(async () => {
   h = await harness("documents");
-  const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "writer@example.com", name: "Writer" } });
-  author = await res.json();
+  api = client(h.app);
+  author = await bodyOf(await api.users.$post({ json: { email: "writer@example.com", name: "Writer" } }, await as("admin")), 201);
 });
 afterAll(() => h.close());
 
+// Raw, since most cases send bodies the typed client would refuse; the valid requests below use it.
 const create = (json: unknown) => h.request("/documents", { method: "POST", as: "admin", json });
+const getDoc = (id: number) => api.documents[":id"].$get({ param: { id: String(id) } });
 
 describe("POST /documents", () => {
   test("creates: 201, Location, the resource in camelCase, one query, evicts", async () => {
@@ -85,14 +89,14 @@ describe("GET /documents/:id", () => {
   });
 
   test("embeds the author summary, in one query on a miss and none on a hit", async () => {
-    const miss = await h.request(`/documents/${doc.id}`);
+    const miss = await getDoc(doc.id);
     expect(miss.status).toBe(200);
     expect(cacheDesc(miss)).toBe("miss");
     expect(queryCount(miss)).toBe(1);
     const body = await miss.json();
     expect(body).toEqual({ ...doc, author: { id: author.id, name: author.name } });
 
-    const hit = await h.request(`/documents/${doc.id}`);
+    const hit = await getDoc(doc.id);
     expect(cacheDesc(hit)).toBe("hit");
     expect(queryCount(hit)).toBe(0);
     expect(await hit.json()).toEqual(body);
@@ -110,16 +114,14 @@ describe("GET /documents/:id", () => {
   test("unknown id is 404 (cached briefly), and a create of that id drops the cached 404", async () => {
     const last = await (await create({ userId: author.id, title: "probe" })).json();
     const nextId = last.id + 1; // identity column, nobody else writes to this database
-    await expectError(await h.request(`/documents/${nextId}`), 404, "not_found");
-    const again = await h.request(`/documents/${nextId}`);
+    await expectError(await getDoc(nextId), 404, "not_found");
+    const again = await getDoc(nextId);
     await expectError(again, 404, "not_found");
     expect(cacheDesc(again)).toBe("hit");
     expect(queryCount(again)).toBe(0);
     const made = await (await create({ userId: author.id, title: "now it exists" })).json();
     expect(made.id).toBe(nextId);
-    const found = await h.request(`/documents/${nextId}`);
-    expect(found.status).toBe(200);
-    expect((await found.json()).title).toBe("now it exists");
+    expect((await bodyOf(await getDoc(nextId), 200)).title).toBe("now it exists");
   });
 
   test("bad ids are 400 with path id, never 500", async () => {
@@ -134,24 +136,23 @@ describe("PATCH /documents/:id", () => {
   let doc: any;
   beforeAll(async () => {
     doc = await (await create({ userId: author.id, title: "Before", body: "old" })).json();
-    await h.request(`/documents/${doc.id}`); // cache it
+    await getDoc(doc.id); // cache it
   });
 
   test("updates, answers the resource, evicts: the next read is a miss showing the write", async () => {
-    const res = await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json: { title: "After", status: "archived" } });
-    expect(res.status).toBe(200);
+    const res = await api.documents[":id"].$patch({ param: { id: String(doc.id) }, json: { title: "After", status: "archived" } }, await as("admin"));
     expect(queryCount(res)).toBe(1);
     expect(cacheDesc(res)).toBe("evict");
-    const updated = await res.json();
+    const updated = await bodyOf(res, 200);
     expect(updated).toMatchObject({ id: doc.id, userId: author.id, title: "After", body: "old", status: "archived", createdAt: doc.createdAt });
     expect(Date.parse(updated.updatedAt)).toBeGreaterThanOrEqual(Date.parse(doc.updatedAt));
-    const read = await h.request(`/documents/${doc.id}`);
+    const read = await getDoc(doc.id);
     expect(cacheDesc(read)).toBe("miss");
     expect(await read.json()).toMatchObject({ title: "After", status: "archived" });
   });
 
   test("body limit applies to PATCH too", async () => {
-    expect((await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json: { body: "b".repeat(MAX_BODY) } })).status).toBe(200);
+    expect((await api.documents[":id"].$patch({ param: { id: String(doc.id) }, json: { body: "b".repeat(MAX_BODY) } }, await as("admin"))).status).toBe(200);
     const over = await h.request(`/documents/${doc.id}`, { method: "PATCH", as: "admin", json: { body: "b".repeat(MAX_BODY + 1) } });
     expect(detailPaths(await expectError(over, 400, "validation_failed"))).toEqual(["body"]);
   });
@@ -163,22 +164,22 @@ describe("PATCH /documents/:id", () => {
   });
 
   test("unknown document is 404", async () => {
-    await expectError(await h.request("/documents/7777777", { method: "PATCH", as: "admin", json: { title: "x" } }), 404, "not_found");
+    await expectError(await api.documents[":id"].$patch({ param: { id: "7777777" }, json: { title: "x" } }, await as("admin")), 404, "not_found");
   });
 });
 
 describe("DELETE /documents/:id", () => {
   test("204 with no body, evicts, then 404 on read and on a second delete", async () => {
     const doc = await (await create({ userId: author.id, title: "Doomed" })).json();
-    expect((await h.request(`/documents/${doc.id}`)).status).toBe(200);
-    const res = await h.request(`/documents/${doc.id}`, { method: "DELETE", as: "admin" });
+    expect((await getDoc(doc.id)).status).toBe(200);
+    const res = await api.documents[":id"].$delete({ param: { id: String(doc.id) } }, await as("admin"));
     expect(res.status).toBe(204);
     expect(await res.text()).toBe("");
     expect(queryCount(res)).toBe(1);
     expect(cacheDesc(res)).toBe("evict");
-    const read = await h.request(`/documents/${doc.id}`);
+    const read = await getDoc(doc.id);
     await expectError(read, 404, "not_found");
     expect(cacheDesc(read)).toBe("miss");
-    await expectError(await h.request(`/documents/${doc.id}`, { method: "DELETE", as: "admin" }), 404, "not_found");
+    await expectError(await api.documents[":id"].$delete({ param: { id: String(doc.id) } }, await as("admin")), 404, "not_found");
   });
 });

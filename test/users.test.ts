@@ -1,20 +1,26 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { as, bodyOf, client } from "./support/client";
 import { cacheDesc, harness, queryCount, serverTiming, type Harness } from "./support/harness";
 import { detailPaths, expectError } from "./support/http";
 
 let h: Harness;
+let api: ReturnType<typeof client>;
 beforeAll(async () => {
   h = await harness("users");
+  api = client(h.app);
 });
 afterAll(() => h.close());
 
 describe("users", () => {
   let id: number;
+  const getUser = (userId: number) => api.users[":id"].$get({ param: { id: String(userId) } });
+  const createUser = async (json: { email: string; name: string; bio?: string }) => api.users.$post({ json }, await as("admin"));
+  const patchUser = async (userId: number, json: { email?: string; name?: string }) =>
+    api.users[":id"].$patch({ param: { id: String(userId) }, json }, await as("admin"));
 
   test("POST /users creates (201, Location, camelCase body)", async () => {
-    const res = await h.request("/users", { method: "POST", as: "admin", json: { email: "Ada@Example.com", name: "Ada", bio: "math" } });
-    expect(res.status).toBe(201);
-    const body = await res.json();
+    const res = await createUser({ email: "Ada@Example.com", name: "Ada", bio: "math" });
+    const body = await bodyOf(res, 201);
     expect(body).toMatchObject({ email: "ada@example.com", name: "Ada", bio: "math" });
     expect(typeof body.createdAt).toBe("string");
     expect(typeof body.updatedAt).toBe("string");
@@ -25,11 +31,11 @@ describe("users", () => {
   });
 
   test("GET /users/:id: miss then hit, one query then none", async () => {
-    const first = await h.request(`/users/${id}`);
+    const first = await getUser(id);
     expect(first.status).toBe(200);
     expect(cacheDesc(first)).toBe("miss");
     expect(queryCount(first)).toBe(1);
-    const second = await h.request(`/users/${id}`);
+    const second = await getUser(id);
     expect(cacheDesc(second)).toBe("hit");
     expect(queryCount(second)).toBe(0);
     expect(await second.json()).toEqual(await first.json());
@@ -39,12 +45,10 @@ describe("users", () => {
   });
 
   test("PATCH evicts: the next read sees the write", async () => {
-    const res = await h.request(`/users/${id}`, { method: "PATCH", as: "admin", json: { name: "Ada L." } });
-    expect(res.status).toBe(200);
-    expect((await res.json()).name).toBe("Ada L.");
-    const read = await h.request(`/users/${id}`);
+    expect((await bodyOf(await patchUser(id, { name: "Ada L." }), 200)).name).toBe("Ada L.");
+    const read = await getUser(id);
     expect(cacheDesc(read)).toBe("miss");
-    expect((await read.json()).name).toBe("Ada L.");
+    expect((await bodyOf(read, 200)).name).toBe("Ada L.");
   });
 
   test("duplicate email is 409 on create and update, naming the field", async () => {
@@ -60,10 +64,10 @@ describe("users", () => {
   });
 
   test("unknown user is 404 and the 404 is cached briefly, then evicted by a create", async () => {
-    const missing = await h.request("/users/999999");
+    const missing = await getUser(999999);
     expect(missing.status).toBe(404);
     expect(cacheDesc(missing)).toBe("miss");
-    const again = await h.request("/users/999999");
+    const again = await getUser(999999);
     expect(again.status).toBe(404);
     expect(cacheDesc(again)).toBe("hit");
     expect(queryCount(again)).toBe(0);

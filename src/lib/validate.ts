@@ -1,5 +1,4 @@
-import { zValidator } from "@hono/zod-validator";
-import type { ValidationTargets } from "hono";
+import type { MiddlewareHandler, ValidationTargets } from "hono";
 import type { z } from "zod";
 import { ApiError, type ErrorDetail } from "./errors";
 
@@ -34,30 +33,32 @@ export function jsonProblem(value: unknown): ErrorDetail | undefined {
 }
 
 /**
- * zValidator with our error shape. With zod 4 the default hook returns the issues as a JSON
- * string; here they become `details: [{ location, path, message }]` on a 400.
+ * The hook every route's validators report to (lib/openapi.ts sets it as the defaultHook): with
+ * zod 4 the validator's own answer is the issues as a JSON string; here they become
+ * `details: [{ location, path, message }]` on a 400.
  */
-export function validate<T extends z.ZodType, K extends Target>(target: K, schema: T) {
-  const inner = zValidator(target, schema, (result) => {
-    if (result.success) return;
-    const details: ErrorDetail[] = result.error.issues.map((i) => ({
-      location: target,
-      path: i.path.map(String).join(".") || "(root)",
-      message: i.message,
-    }));
-    throw new ApiError(400, "validation_failed", `invalid ${target === "json" ? "body" : target}`, details);
-  });
-  if (target !== "json") return inner;
-  const guarded: typeof inner = async (c, next) => {
-    // hono caches the parsed body, so the validator below does not parse it again; a malformed
-    // body is left to the validator, which answers its usual 400.
-    const parsed = await c.req.json().then(
-      (v: unknown) => ({ ok: true as const, v }),
-      () => ({ ok: false as const }),
-    );
-    const problem = parsed.ok ? jsonProblem(parsed.v) : undefined;
-    if (problem) throw new ApiError(400, "validation_failed", "invalid body", [problem]);
-    return inner(c, next);
-  };
-  return guarded;
+export function validationHook(result: { target: string; success: boolean; error?: { issues: z.core.$ZodIssue[] } }) {
+  if (result.success) return;
+  const target = result.target as Target;
+  const details: ErrorDetail[] = result.error!.issues.map((i) => ({
+    location: target,
+    path: i.path.map(String).join(".") || "(root)",
+    message: i.message,
+  }));
+  throw new ApiError(400, "validation_failed", `invalid ${target === "json" ? "body" : target}`, details);
 }
+
+/**
+ * Route middleware for JSON bodies (it runs before the route's validators): jsonProblem's 400
+ * before zod sees the body. hono caches the parsed body, so the validator does not parse it
+ * again; a malformed body is left to the validator, which answers its usual 400.
+ */
+export const jsonBodyGuard: MiddlewareHandler = async function jsonBodyGuard(c, next) {
+  const parsed = await c.req.json().then(
+    (v: unknown) => ({ ok: true as const, v }),
+    () => ({ ok: false as const }),
+  );
+  const problem = parsed.ok ? jsonProblem(parsed.v) : undefined;
+  if (problem) throw new ApiError(400, "validation_failed", "invalid body", [problem]);
+  await next();
+};

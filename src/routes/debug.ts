@@ -1,15 +1,30 @@
-import { Hono } from "hono";
+import { $, createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
 import { errorBody } from "../lib/errors";
+import { errors, ok, openApiRouter, served } from "../lib/openapi";
 import type { Observability } from "../obs";
 import { operatorAuthorized, type Auth } from "../auth/authorize";
 import type { AppEnv } from "../context/app-env";
+
+const routesRoute = createRoute({
+  method: "get",
+  path: "/routes",
+  tags: ["operations"],
+  summary: "Per-route latency quantiles, statement and cache counts (INSTRUMENTATION=on, DEBUG_TOKEN or an admin JWT)",
+  description: "Without the token or an admin JWT this answers the same 404 as an unknown path.",
+  security: [{ operatorToken: [] }, { debugToken: [] }, { bearer: [] }],
+  responses: {
+    200: ok(z.unknown(), "The route table"),
+    ...errors(...served, 404),
+  },
+});
 
 /**
  * /debug/*: operator views. Without DEBUG_TOKEN (Bearer or X-Debug-Token) or an admin JWT every
  * path here answers the same 404 as an unknown route, so a scan cannot tell that they exist.
  */
 export function debugRouter(obs: Observability, auth: Auth, token: string | undefined) {
-  return new Hono<AppEnv>()
+  return $(openApiRouter()
     .use("*", async function debugGuard(c, next) {
       if (!(await operatorAuthorized(c, auth, token, "x-debug-token"))) {
         c.set("unmatched", true);
@@ -18,5 +33,5 @@ export function debugRouter(obs: Observability, auth: Auth, token: string | unde
       await next();
       c.header("cache-control", "no-store");
     })
-    .get("/routes", (c) => c.json(obs.routes.snapshot()));
+    ).openapi(routesRoute, (c) => c.json(obs.routes.snapshot()));
 }

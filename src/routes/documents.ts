@@ -1,12 +1,15 @@
-import { Hono, type Context } from "hono";
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { z } from "zod";
 import { caller } from "../auth/authorize";
+import { idParam, id as idSchema, patchOf } from "../lib/params";
+import { authenticated, bodyWrites, conditionalRead, empty, errors, jsonBody, notModified, ok, openApiRouter, stored, writeParameters, writes } from "../lib/openapi";
+import { sendJson } from "../lib/respond";
+import { jsonBodyGuard } from "../lib/validate";
+import { Document, DocumentWithAuthor } from "./schemas";
 import { documentStatus } from "../db/schema";
 import { ifMatchOf } from "../lib/preconditions";
 import { forbidden, notFound } from "../lib/errors";
-import { idParam, id as idSchema, patchOf } from "../lib/params";
-import { sendJson } from "../lib/respond";
-import { validate } from "../lib/validate";
 import { documentsRepository } from "../repositories/documents";
 import type { AppEnv } from "../context/app-env";
 import type { Deps } from "../types";
@@ -21,6 +24,48 @@ const status = z.enum(documentStatus.enumValues);
 const createDocument = z.object({ userId: idSchema.optional(), title, body: body.optional(), status: status.optional() }).strict();
 const updateDocument = patchOf({ title, body, status });
 
+const getDocument = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags: ["documents"],
+  summary: "A document with its author's name (cached)",
+  request: { params: idParam },
+  ...conditionalRead,
+  responses: { 200: ok(DocumentWithAuthor, "The document", { etag: true }), ...notModified, ...errors(...stored, 400, 404) },
+});
+const postDocument = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["documents"],
+  summary: "Create a document (for the caller; an admin may name another userId)",
+  middleware: [jsonBodyGuard],
+  request: { body: jsonBody(createDocument) },
+  ...authenticated,
+  ...writeParameters(),
+  responses: { 201: ok(Document, "Created", { location: true }), ...errors(...bodyWrites) },
+});
+const patchDocument = createRoute({
+  method: "patch",
+  path: "/{id}",
+  tags: ["documents"],
+  summary: "Change a document (its owner or an admin)",
+  middleware: [jsonBodyGuard],
+  request: { params: idParam, body: jsonBody(updateDocument) },
+  ...authenticated,
+  ...writeParameters({ ifMatch: true }),
+  responses: { 200: ok(Document, "The changed document"), ...errors(...bodyWrites, 404, 412) },
+});
+const deleteDocument = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags: ["documents"],
+  summary: "Delete a document (its owner or an admin)",
+  request: { params: idParam },
+  ...authenticated,
+  ...writeParameters({ ifMatch: true }),
+  responses: { 204: empty("Deleted"), ...errors(...writes, 404, 412) },
+});
+
 export function documentsRouter({ reads, cache, keys, env }: Deps) {
   const docs = documentsRepository(reads.primary);
   const evictFor = (doc: { id: number; userId: number }) =>
@@ -33,8 +78,8 @@ export function documentsRouter({ reads, cache, keys, env }: Deps) {
     return { owner: me.admin ? undefined : me.userId, ifMatch: ifMatchOf(c) };
   };
 
-  return new Hono<AppEnv>()
-    .get("/:id", validate("param", idParam), async (c) => {
+  return openApiRouter()
+    .openapi(getDocument, async (c) => {
       const { id } = c.req.valid("param");
       // Cached for CACHE_TTL_DOCUMENT_S: the document is evicted on its own writes; the embedded
       // author name may lag a rename by at most that TTL (accepted staleness, see README).
@@ -42,7 +87,7 @@ export function documentsRouter({ reads, cache, keys, env }: Deps) {
       if (entry === null) throw notFound("document");
       return sendJson(c, entry.json, 200, entry.coded);
     })
-    .post("/", validate("json", createDocument), async (c) => {
+    .openapi(postDocument, async (c) => {
       const { userId, ...fields } = c.req.valid("json");
       const me = caller(c);
       if (userId !== undefined && userId !== me.userId && !me.admin) throw forbidden("documents are created for the caller (userId from the token)");
@@ -51,13 +96,13 @@ export function documentsRouter({ reads, cache, keys, env }: Deps) {
       c.header("Location", `/documents/${doc.id}`);
       return c.json(doc, 201);
     })
-    .patch("/:id", validate("param", idParam), validate("json", updateDocument), async (c) => {
+    .openapi(patchDocument, async (c) => {
       const { id } = c.req.valid("param");
       const doc = await docs.update(id, c.req.valid("json"), guardOf(c));
       await evictFor(doc);
       return c.json(doc);
     })
-    .delete("/:id", validate("param", idParam), async (c) => {
+    .openapi(deleteDocument, async (c) => {
       const { id } = c.req.valid("param");
       const doc = await docs.remove(id, guardOf(c));
       await evictFor(doc);

@@ -1,16 +1,16 @@
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { notFound } from "../lib/errors";
 import { idParam } from "../lib/params";
+import { conditionalRead, errors, lsnParameter, notModified, ok, openApiRouter, stored } from "../lib/openapi";
 import { sendJson } from "../lib/respond";
-import { validate } from "../lib/validate";
 import { documentStatus } from "../db/schema";
+import { DocumentPage } from "./schemas";
+import { cachedProfile } from "./users";
 import { userDocumentsRepository } from "../repositories/user-documents";
 import { usersRepository } from "../repositories/users";
-import type { AppEnv } from "../context/app-env";
 import type { Deps } from "../types";
-import { cachedProfile } from "./users";
 
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -18,12 +18,22 @@ const listQuery = z.object({
   status: z.enum(documentStatus.enumValues).optional(),
 });
 
+const listDocuments = createRoute({
+  method: "get",
+  path: "/{id}/documents",
+  tags: ["documents"],
+  summary: "A user's documents, newest first, keyset-paginated (uncached; a replica may answer)",
+  request: { params: idParam, query: listQuery },
+  parameters: [...conditionalRead.parameters, lsnParameter],
+  responses: { 200: ok(DocumentPage, "A page", { etag: true }), ...notModified, ...errors(...stored, 400, 404) },
+});
+
 /** GET /users/:id/documents — newest first, keyset-paginated, list columns only. */
 export function userDocumentsRouter(deps: Deps) {
   const { reads } = deps;
   const list = userDocumentsRepository(reads.primary);
   const users = usersRepository(reads.primary);
-  return new Hono<AppEnv>().get("/:id/documents", validate("param", idParam), validate("query", listQuery), async (c) => {
+  return openApiRouter().openapi(listDocuments, async (c) => {
     const { id: userId } = c.req.valid("param");
     const { limit, cursor: rawCursor, status } = c.req.valid("query");
     const after = rawCursor ? decodeCursor(rawCursor) : undefined;

@@ -59,7 +59,8 @@ export function importGraph(root = ROOT): { files: string[]; edges: Edge[]; unre
       const base = resolve(root, dirname(from), spec);
       const hit = [base, `${base}.ts`, join(base, "index.ts")].find((p) => p.endsWith(".ts") && existsSync(p));
       if (hit) edges.push({ from, to: relative(root, hit) });
-      else unresolved.push({ from, to: spec });
+      // A data file (package.json read for the version) is no module of ours: no layer, no edge.
+      else if (!existsSync(base)) unresolved.push({ from, to: spec });
     }
   }
   return { files, edges, unresolved };

@@ -66,7 +66,7 @@ export interface TimingEntry {
 }
 
 /** Parses a Server-Timing header into entries keyed by name. */
-export function serverTiming(res: Response): Record<string, TimingEntry> {
+export function serverTiming(res: { headers: Headers }): Record<string, TimingEntry> {
   const header = res.headers.get("server-timing") ?? "";
   const out: Record<string, TimingEntry> = {};
   for (const part of header.split(",")) {
@@ -84,5 +84,5 @@ export function serverTiming(res: Response): Record<string, TimingEntry> {
 }
 
 /** Query count from the db entry ("3 queries"). */
-export const queryCount = (res: Response): number => Number(serverTiming(res).db?.desc?.split(" ")[0]);
-export const cacheDesc = (res: Response): string | undefined => serverTiming(res).cache?.desc;
+export const queryCount = (res: { headers: Headers }): number => Number(serverTiming(res).db?.desc?.split(" ")[0]);
+export const cacheDesc = (res: { headers: Headers }): string | undefined => serverTiming(res).cache?.desc;

@@ -61,7 +61,7 @@ export async function unreachableDbApp(name: string, overrides: Partial<Record<k
  * Asserts the one error shape `{ error: { code, message, details? }, requestId }` with requestId
  * equal to the X-Request-Id header, and returns the body.
  */
-export async function expectError(res: Response, status: number, code?: string): Promise<any> {
+export async function expectError(res: Pick<Response, "status" | "headers" | "text">, status: number, code?: string): Promise<any> {
   const text = await res.text();
   expect({ status: res.status, text }).toMatchObject({ status });
   expect(res.headers.get("content-type") ?? "").toMatch(/^application\/json/);

@@ -129,6 +129,9 @@ describe("per-route latency and /metrics after a scripted set of requests", () =
     expect(s.get('db_query_duration_seconds_count{statement="hp_flags_all"}')).toBe(1);
     expect(s.get('cache_operations_total{op="get",result="hit",layer="redis"}')).toBe(4 + 1 + 1);
     expect(s.get('cache_operations_total{op="get",result="miss",layer="redis"}')).toBe(1 + 1 + 1);
+    // Each miss stored what it loaded: a fill is "filled", not a second "miss".
+    expect(s.get('cache_operations_total{op="set",result="filled",layer="redis"}')).toBe(1 + 1 + 1);
+    expect(s.has('cache_operations_total{op="set",result="miss",layer="redis"}')).toBe(false);
     expect(s.get('cache_operations_total{op="del",result="evict",layer="redis"}')).toBe(2);
     for (const g of ["db_pool_statements_in_flight", "db_pool_waiting", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_seconds"]) {
       expect(s.get(g)).toBeGreaterThanOrEqual(0);

@@ -1,6 +1,6 @@
 import { LRUCache } from "lru-cache";
 import { currentStats, requestStore, type CacheResult } from "../obs/context";
-import type { CacheLayer, Telemetry } from "../obs/events";
+import type { CacheEventResult, CacheLayer, Telemetry } from "../obs/events";
 import type { Breaker } from "./breaker";
 import type { InvalidationBus } from "./bus";
 import type { CacheStore } from "./store";
@@ -90,9 +90,10 @@ export function createCacheAside(opts: CacheAsideOptions) {
 
   const graceMs = (opts.graceS ?? 0) * 1000;
 
-  const record = (op: "get" | "set" | "del", result: CacheResult, start: number, layer: CacheLayer = "redis") => {
+  const record = (op: "get" | "set" | "del", result: CacheEventResult, start: number, layer: CacheLayer = "redis") => {
     const durMs = performance.now() - start;
-    currentStats()?.addCache(result, durMs);
+    // A fill follows the read's miss: for the request it is more time of that miss.
+    currentStats()?.addCache(result === "filled" ? "miss" : result, durMs);
     if (telemetry.cache.active) telemetry.cache.emit({ op, result, durMs, layer });
   };
 
@@ -194,7 +195,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
       // A failed fill is not the request's problem: the value is returned either way.
       const r = await guarded(() => store.fill(key, gen, wrap(Date.now() + ttlMs, json), ttlMs + graceMs));
       // Counted in the request's cache time (Server-Timing) like the read: it is time in Redis.
-      record("set", r.ok ? "miss" : "error", start);
+      record("set", r.ok ? "filled" : "error", start);
       // Only what Redis took (the generation still matched) may go to L1.
       if (r.ok && r.value) l1Fill(key, cls, json, ttlMs, seen);
     }

@@ -64,7 +64,7 @@ export function createMetrics(
   const cacheCounts: { op: string; result: string; layer: string; n: number }[] = [];
   new Counter({
     name: "cache_operations_total",
-    help: "Cache operations by outcome (get: l1-hit|hit|stale|miss|error|bypass; set: miss|error; del: evict|error|bypass) and the tier that answered (layer: l1|redis).",
+    help: "Cache operations by outcome (get: l1-hit|hit|stale|miss|error|bypass; set: filled|error; del: evict|error|bypass) and the tier that answered (layer: l1|redis).",
     labelNames: ["op", "result", "layer"],
     registers,
     collect() {

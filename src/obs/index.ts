@@ -3,10 +3,11 @@ import { logger } from "../lib/log";
 import type { Deps } from "../types";
 import { currentStats } from "./context";
 import type { RequestEvent } from "./events";
-import { createMetrics } from "./metrics";
+import { createMetrics, HTTP_BUCKETS } from "./metrics";
 import { fingerprinter } from "./normalize";
 import { createQueryWatch } from "./query-watch";
 import { requestLogger } from "./request-log";
+import { createRequestSeries } from "./request-series";
 import { createRouteTable } from "./route-table";
 
 // One measurement, many views: the driver wrapper, the cache and requestStats emit on the app's
@@ -20,8 +21,10 @@ const selfObserved = (e: RequestEvent) =>
 export function createObservability(deps: Deps) {
   const { env, telemetry, database, queries, tracer } = deps;
   const log = logger(env.LOG_LEVEL, deps.logWrite);
-  const metrics = createMetrics(database, deps.auth.limits, deps.cache);
-  const routes = createRouteTable();
+  // One series per request, two views of it: the Prometheus histogram and the route table.
+  const requests = createRequestSeries(HTTP_BUCKETS);
+  const metrics = createMetrics(requests, database, deps.auth.limits, deps.cache);
+  const routes = createRouteTable(requests);
   const fingerprint = fingerprinter(statementNames(queries));
   const watch = createQueryWatch({ slowMs: env.SLOW_QUERY_MS, log, onRepeat: metrics.onRepeat });
   const requestLine = requestLogger(env.LOG_LEVEL, deps.logWrite);
@@ -35,10 +38,7 @@ export function createObservability(deps: Deps) {
     }),
     telemetry.cache.on(metrics.onCache),
     telemetry.request.on((e) => {
-      if (!selfObserved(e)) {
-        routes.record(e);
-        metrics.onRequest(e);
-      }
+      if (!selfObserved(e)) requests.record(e);
       watch.onRequest(e);
       requestLine?.(e);
       if (tracer && e.stats.trace) tracer.endRequest(e.stats.trace, e);
@@ -55,7 +55,8 @@ export function createObservability(deps: Deps) {
   }
 
   return {
-    registry: metrics.registry,
+    /** /metrics: text() to serve, json() for the workers' sum, contentType. */
+    metrics: { text: metrics.text, json: metrics.json, contentType: metrics.contentType },
     routes,
     close(): void {
       for (const off of unsubscribe) off();

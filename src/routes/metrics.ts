@@ -13,14 +13,14 @@ import type { WorkerLink } from "../workers/link";
  */
 export function metricsRouter(obs: Observability, auth: Auth, env: Pick<Env, "METRICS_TOKEN" | "METRICS_PUBLIC">, workers?: WorkerLink) {
   // With WORKERS=N a scrape reaches one worker: it answers with the sum over all of them.
-  workers?.provide(() => obs.registry.getMetricsAsJSON());
+  workers?.provide(() => obs.metrics.json());
   return new Hono<AppEnv>().get("/metrics", async (c) => {
     if (!env.METRICS_PUBLIC && !(await operatorAuthorized(c, auth, env.METRICS_TOKEN))) {
       return c.json(errorBody(c, "unauthorized", "metrics need METRICS_TOKEN or an admin token as Bearer"), 401, {
         "www-authenticate": challenge(),
       });
     }
-    const text = workers ? await workers.metrics() : await obs.registry.metrics();
-    return c.body(text, 200, { "content-type": obs.registry.contentType, "cache-control": "no-store" });
+    const text = workers ? await workers.metrics() : await obs.metrics.text();
+    return c.body(text, 200, { "content-type": obs.metrics.contentType, "cache-control": "no-store" });
   });
 }

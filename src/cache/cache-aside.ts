@@ -19,7 +19,8 @@ export interface L1Options {
 export interface CacheAsideOptions {
   store: CacheStore;
   breaker: Breaker;
-  telemetry: Telemetry;
+  /** Where operations are reported; undefined (INSTRUMENTATION=off): nothing is timed. */
+  telemetry: Telemetry | undefined;
   negativeTtlS: number;
   jitterPct: number;
   /**
@@ -90,12 +91,19 @@ export function createCacheAside(opts: CacheAsideOptions) {
 
   const graceMs = (opts.graceS ?? 0) * 1000;
 
-  const record = (op: "get" | "set" | "del", result: CacheEventResult, start: number, layer: CacheLayer = "redis") => {
-    const durMs = performance.now() - start;
-    // A fill follows the read's miss: for the request it is more time of that miss.
-    currentStats()?.addCache(result === "filled" ? "miss" : result, durMs);
-    if (telemetry.cache.active) telemetry.cache.emit({ op, result, durMs, layer });
-  };
+  // Off: no clock; only what the response itself needs (X-Cache: stale) reaches the request.
+  const clock = telemetry ? () => performance.now() : () => 0;
+  const record = telemetry
+    ? (op: "get" | "set" | "del", result: CacheEventResult, start: number, layer: CacheLayer = "redis") => {
+        const durMs = performance.now() - start;
+        // A fill follows the read's miss: for the request it is more time of that miss.
+        currentStats()?.addCache(result === "filled" ? "miss" : result, durMs);
+        if (telemetry.cache.active) telemetry.cache.emit({ op, result, durMs, layer });
+      }
+    : (_op: string, result: CacheEventResult, _start?: number, _layer?: CacheLayer) => {
+        const stats = result === "stale" ? currentStats() : undefined;
+        if (stats) stats.stale = true;
+      };
 
   // ── L1 ──
   const l1 = opts.l1;
@@ -191,7 +199,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
     const json = value === null || value === undefined ? NOT_FOUND : JSON.stringify(value);
     if (gen !== null && seenEpoch === epoch && (pending.size === 0 || (await replay()) === "ok")) {
       const ttlMs = ttlWithJitter(json === NOT_FOUND ? opts.negativeTtlS : ttlS);
-      const start = performance.now();
+      const start = clock();
       // A failed fill is not the request's problem: the value is returned either way.
       const r = await guarded(() => store.fill(key, gen, wrap(Date.now() + ttlMs, json), ttlMs + graceMs));
       // Counted in the request's cache time (Server-Timing) like the read: it is time in Redis.
@@ -257,7 +265,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
      * data class, which decides whether (and how long) L1 may keep it.
      */
     async getOrLoad(key: string, ttlS: number, loader: () => Promise<unknown>, cls?: L1Class): Promise<string | null> {
-      const start = performance.now();
+      const start = clock();
       if (busUp && cls !== undefined) {
         const hit = lru!.get(key);
         if (hit !== undefined) {
@@ -308,7 +316,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
         inflight.delete(key);
         invalidate(key);
       }
-      const start = performance.now();
+      const start = clock();
       const { outcome, failed } = await evictNow(keys);
       if (failed.length) defer(failed);
       record("del", outcome === "ok" ? "evict" : outcome, start);

@@ -1,7 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { forbidden } from "../lib/errors";
-import { tokenMatches, presentedToken } from "../obs/token";
-import type { AppEnv, Auth, AuthIdentity } from "../types";
+import type { AppEnv, AuthIdentity } from "../types";
 
 /** The verified caller; only for routes behind authenticate (a bug otherwise, hence the throw). */
 export function caller(c: Context<AppEnv>): AuthIdentity {
@@ -27,23 +26,4 @@ export function requireSelfOrAdmin(c: Context<AppEnv>, userId: number): AuthIden
   const me = caller(c);
   if (!me.admin && me.userId !== userId) throw forbidden("a user can only change their own profile");
   return me;
-}
-
-/**
- * The one rule for operator endpoints (/metrics, /debug/*): the endpoint's static token
- * (METRICS_TOKEN / DEBUG_TOKEN, as Bearer or the named header) or a valid admin JWT.
- */
-export async function operatorAuthorized(c: Context<AppEnv>, auth: Auth, token: string | undefined, header?: string): Promise<boolean> {
-  const given = presentedToken(c, header);
-  if (!given) return false;
-  if (token !== undefined && tokenMatches(given, token)) return true;
-  if (!auth.verify) return false;
-  try {
-    const identity = await auth.verify(given);
-    if (!identity.admin) return false;
-    c.set("auth", identity);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,25 +1,34 @@
 import { Hono } from "hono";
-import { operatorAuthorized } from "../auth/authorize";
 import { challenge } from "../auth/verify";
 import type { Env } from "../env";
 import { errorBody } from "../lib/errors";
+import { operatorAuth } from "../middleware/operator-auth";
 import type { Observability } from "../obs";
 import type { AppEnv, Auth } from "../types";
 import type { WorkerLink } from "../workers/link";
 
 /**
- * GET /metrics in the Prometheus text format: METRICS_TOKEN or an admin JWT as Bearer, or open
- * to anyone with METRICS_PUBLIC=true.
+ * GET /metrics in the Prometheus text format: METRICS_TOKEN or an admin JWT as Bearer (the
+ * operator rule, operator-auth.ts), or open to anyone with METRICS_PUBLIC=true.
  */
 export function metricsRouter(obs: Observability, auth: Auth, env: Pick<Env, "METRICS_TOKEN" | "METRICS_PUBLIC">, workers?: WorkerLink) {
   // With WORKERS=N a scrape reaches one worker: it answers with the sum over all of them.
   workers?.provide(() => obs.metrics.json());
-  return new Hono<AppEnv>().get("/metrics", async (c) => {
-    if (!env.METRICS_PUBLIC && !(await operatorAuthorized(c, auth, env.METRICS_TOKEN))) {
-      return c.json(errorBody(c, "unauthorized", "metrics need METRICS_TOKEN or an admin token as Bearer"), 401, {
-        "www-authenticate": challenge(),
-      });
-    }
+  const router = new Hono<AppEnv>();
+  if (!env.METRICS_PUBLIC) {
+    router.use(
+      "/metrics",
+      operatorAuth({
+        auth,
+        token: env.METRICS_TOKEN,
+        refuse: (c) =>
+          c.json(errorBody(c, "unauthorized", "metrics need METRICS_TOKEN or an admin token as Bearer"), 401, {
+            "www-authenticate": challenge(),
+          }),
+      }),
+    );
+  }
+  return router.get("/metrics", async (c) => {
     const text = workers ? await workers.metrics() : await obs.metrics.text();
     return c.body(text, 200, { "content-type": obs.metrics.contentType, "cache-control": "no-store" });
   });

@@ -29,42 +29,51 @@ export interface RoutesSnapshot {
 
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
+/** A route's statuses folded into one row. */
+interface Fold {
+  latency: LatencyHistogram;
+  statuses: [number, number][];
+  dbMs: number;
+  queries: number;
+  hits: number;
+  lookups: number;
+}
+
 /** Per (method, route template): counts are exact, percentiles ≤ 3 % off. A view of the request series. */
 export function createRouteTable(series: RequestSeriesSet) {
   return {
     snapshot(): RoutesSnapshot {
       const totalMs = series.totalMs;
-      // method → route template → its statuses' series folded into one row.
-      const byRoute = new Map<string, Map<string, { latency: LatencyHistogram; statuses: Map<number, number>; dbMs: number; queries: number; hits: number; lookups: number }>>();
+      const folds = new Map<string, Map<string, Fold>>(); // method → route template → row
       for (const s of series.all) {
-        let m = byRoute.get(s.method);
-        if (!m) byRoute.set(s.method, (m = new Map()));
-        let r = m.get(s.route);
-        if (!r) m.set(s.route, (r = { latency: new LatencyHistogram(), statuses: new Map(), dbMs: 0, queries: 0, hits: 0, lookups: 0 }));
-        r.latency.add(s.latency);
-        r.statuses.set(s.status, s.latency.count);
-        r.dbMs += s.dbMs;
-        r.queries += s.queries;
-        r.hits += s.cacheHits;
-        r.lookups += s.cacheLookups;
+        let byRoute = folds.get(s.method);
+        if (!byRoute) folds.set(s.method, (byRoute = new Map()));
+        let f = byRoute.get(s.route);
+        if (!f) byRoute.set(s.route, (f = { latency: new LatencyHistogram(series.bounds), statuses: [], dbMs: 0, queries: 0, hits: 0, lookups: 0 }));
+        f.latency.add(s.latency);
+        f.statuses.push([s.status, s.latency.count]);
+        f.dbMs += s.dbMs;
+        f.queries += s.queries;
+        f.hits += s.cacheHits;
+        f.lookups += s.cacheLookups;
       }
       const routes: RouteRow[] = [];
-      for (const [method, m] of byRoute) {
-        for (const [route, e] of m) {
-          const h = e.latency;
+      for (const [method, byRoute] of folds) {
+        for (const [route, f] of byRoute) {
+          const h = f.latency;
           routes.push({
             method,
             route,
             count: h.count,
-            statuses: Object.fromEntries([...e.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => [String(s), n])),
+            statuses: Object.fromEntries(f.statuses.sort((a, b) => a[0] - b[0]).map(([s, n]) => [String(s), n])),
             p50Ms: r3(h.quantile(0.5)),
             p95Ms: r3(h.quantile(0.95)),
             p99Ms: r3(h.quantile(0.99)),
             maxMs: r3(h.maxMs),
             meanMs: r3(h.sumMs / h.count),
-            meanDbMs: r3(e.dbMs / h.count),
-            meanQueries: r3(e.queries / h.count),
-            cacheHitRatio: e.lookups ? r3(e.hits / e.lookups) : null,
+            meanDbMs: r3(f.dbMs / h.count),
+            meanQueries: r3(f.queries / h.count),
+            cacheHitRatio: f.lookups ? r3(f.hits / f.lookups) : null,
             timeShare: totalMs > 0 ? Math.round((h.sumMs / totalMs) * 10_000) / 10_000 : 0,
           });
         }

@@ -47,7 +47,9 @@ export function createStore(env: Env, onError?: (err: Error) => void): CacheStor
 export async function createServices(env: Env, opts: { migrate?: boolean; log?: Logger } = {}): Promise<Services> {
   const log = opts.log ?? logger(env.LOG_LEVEL);
   const telemetry = createTelemetry();
-  const database = await createDatabase(env, telemetry);
+  // INSTRUMENTATION=off: the driver and the cache get no telemetry, so they time nothing.
+  const measured = env.INSTRUMENTATION === "on" ? telemetry : undefined;
+  const database = await createDatabase(env, measured);
   if (opts.migrate ?? true) await migrate(database);
   let lastRedisError = 0;
   const store = createStore(env, (err) => {
@@ -77,7 +79,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean; log?: 
   const cache = createCacheAside({
     store,
     breaker: createBreaker({ threshold: env.CACHE_BREAKER_THRESHOLD, cooldownMs: env.CACHE_BREAKER_COOLDOWN_MS }),
-    telemetry,
+    telemetry: measured,
     negativeTtlS: env.CACHE_TTL_NEGATIVE_S,
     jitterPct: env.CACHE_TTL_JITTER_PCT,
     graceS: env.CACHE_GRACE_S,
@@ -106,7 +108,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean; log?: 
   // Each replica: its own connections, lanes, probe and prepared statements (src/db/replicas.ts).
   const replicas = (env.DATABASE_REPLICA_URLS ?? []).map((url): Replica => {
     const point = new Set<string>();
-    const replica = connectPostgres(url, env, telemetry, { point, setPointStatements: (t) => t }, "hotpath-replica");
+    const replica = connectPostgres(url, env, measured, { point, setPointStatements: (t) => t }, "hotpath-replica");
     const replicaQueries = createQueries(replica.db);
     for (const text of pointReads(replicaQueries)) point.add(text);
     return { name: replicaName(url), database: replica, db: replica.db, queries: replicaQueries, up: false, replayed: 0n };

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { HTTPException } from "hono/http-exception";
 import { createApp } from "../src/app";
 import { harness, type Harness } from "./support/harness";
+import { lockTable } from "./support/pg-lock";
 import { detailPaths, expectError, unreachableDbApp, type BareApp, type RequestOptions } from "./support/http";
 
 // One JSON error shape everywhere: { error: { code, message, details? }, requestId }.
@@ -212,5 +214,35 @@ describe("5xx bodies never leak internals", () => {
     await expectError(await down.request("/documents/abc"), 400, "validation_failed");
     await expectError(await down.request("/nope"), 404, "not_found");
     await expectError(await down.request("/users", { method: "POST", as: "admin", body: "{", headers: { "content-type": "application/json" } }), 400);
+  });
+});
+
+describe("one code per status: 408, 503 and 504 are told apart", () => {
+  test("an HTTPException gets its status' own code", async () => {
+    const app = createApp(h.services);
+    for (const status of [408, 503, 504] as const) {
+      app.get(`/throw/${status}`, () => {
+        throw new HTTPException(status, { message: "x" });
+      });
+    }
+    await expectError((await app.request("/throw/408")) as never, 408, "request_timeout");
+    await expectError((await app.request("/throw/503")) as never, 503, "unavailable");
+    await expectError((await app.request("/throw/504")) as never, 504, "timeout");
+  });
+
+  test("a statement cancelled by DB_STATEMENT_TIMEOUT_MS is 503 statement_timeout (a real lock makes it wait)", async () => {
+    const slow = await harness("errors_statement_timeout", { env: { DB_STATEMENT_TIMEOUT_MS: "300", REQUEST_TIMEOUT_MS: "30000" } });
+    const lock = await lockTable(slow.dbUrl, "documents").catch(async (err) => {
+      await slow.close();
+      throw err;
+    });
+    try {
+      // A list is never cached: it goes to Postgres, waits on the lock and is cancelled there.
+      const body = await expectError(await slow.request("/users/1/documents?limit=1"), 503, "statement_timeout");
+      expect(body.error.message).toBe("the database took too long to answer; try again");
+    } finally {
+      await lock.release();
+      await slow.close();
+    }
   });
 });

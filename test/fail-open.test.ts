@@ -62,7 +62,7 @@ test("Redis killed mid-test: still 200 from Postgres, then the cache comes back"
   }
   const ready = await h.request("/readyz");
   expect(ready.status).toBe(503);
-  expect((await ready.json()).error.details.redis).toBe("unreachable");
+  expect((await ready.json()).error.details.cache).toBe("unreachable");
   await redis.start();
   let desc: string | undefined;
   for (let i = 0; i < 50 && desc !== "hit"; i++) {

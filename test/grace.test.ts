@@ -67,6 +67,30 @@ test("past its TTL an entry is served stale while one background refresh per key
   }
 });
 
+test("INSTRUMENTATION=off (no telemetry): a stale read still marks the response stale, and nothing is timed", async () => {
+  const store = createRedisStore({ url: REDIS_URL, commandTimeoutMs: 1000, connectTimeoutMs: 1000 });
+  const cache = createCacheAside({
+    store,
+    breaker: createBreaker({ threshold: 5, cooldownMs: 1000 }),
+    telemetry: undefined,
+    negativeTtlS: 5,
+    jitterPct: 0,
+    graceS: 60,
+  });
+  try {
+    expect(await store.ready(2000)).toBe(true);
+    const key = `${PREFIX}:v3:{swr-off}`;
+    const loader = async () => ({ v: 1 });
+    await inRequest(() => cache.getOrLoad(key, 1, loader));
+    // Past the 1 s TTL: served stale. X-Cache: stale needs the mark; Server-Timing (off) needs nothing.
+    expect(await eventually(async () => (await inRequest(() => cache.getOrLoad(key, 1, loader))).stats.stale)).toBe(true);
+    const { stats } = await inRequest(() => cache.getOrLoad(key, 1, loader));
+    expect([stats.cacheMs, stats.cacheResult]).toEqual([0, undefined]);
+  } finally {
+    await store.close();
+  }
+});
+
 test("Postgres stopped: cached endpoints answer 200 stale inside the grace window, uncached ones 503, 503 past it, all recover when it is back", async () => {
   const pg = await startPostgres();
   let services: Services | undefined;

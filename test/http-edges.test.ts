@@ -54,7 +54,7 @@ async function requestLine(route: string, since: number) {
 }
 
 async function routeStatuses(method: string, route: string): Promise<Record<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${server.port}/debug/routes`, { headers: { "x-debug-token": TOKEN } });
+  const res = await fetch(`http://127.0.0.1:${server.port}/debug/routes`, { headers: { authorization: `Bearer ${TOKEN}` } });
   const body = (await res.json()) as { routes: { method: string; route: string; statuses: Record<string, number> }[] };
   return body.routes.find((r) => r.method === method && r.route === route)?.statuses ?? {};
 }

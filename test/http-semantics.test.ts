@@ -75,7 +75,7 @@ describe("405 and Allow", () => {
   test("405s are counted under (unmatched) in the route table, like 404s", async () => {
     await h.request(`/users/${userId}`, { method: "DELETE" });
     await h.request("/users", { method: "GET" });
-    const table = await (await h.request("/debug/routes", { headers: { "x-debug-token": DEBUG_TOKEN } })).json();
+    const table = await (await h.request("/debug/routes", { headers: { authorization: `Bearer ${DEBUG_TOKEN}` } })).json();
     const routes = (table.routes as { method: string; route: string; statuses: Record<string, number> }[]).filter((r) => r.statuses["405"]);
     expect(routes.map((r) => `${r.method} ${r.route}`)).toContain("DELETE (unmatched)");
     expect(routes.map((r) => `${r.method} ${r.route}`)).toContain("GET (unmatched)");
@@ -127,7 +127,7 @@ const getRoutes = async (): Promise<[string, Record<string, string>][]> => [
   ["/flags", {}],
   ["/stats", {}],
   ["/metrics", await bearer("admin")],
-  ["/debug/routes", { "x-debug-token": DEBUG_TOKEN }],
+  ["/debug/routes", { authorization: `Bearer ${DEBUG_TOKEN}` }],
 ];
 
 /** The headers a HEAD must repeat; Server-Timing's values differ per request, so only its entry names. */

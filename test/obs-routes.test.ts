@@ -129,6 +129,9 @@ describe("per-route latency and /metrics after a scripted set of requests", () =
     expect(s.get('db_query_duration_seconds_count{statement="hp_flags_all"}')).toBe(1);
     expect(s.get('cache_operations_total{op="get",result="hit",layer="redis"}')).toBe(4 + 1 + 1);
     expect(s.get('cache_operations_total{op="get",result="miss",layer="redis"}')).toBe(1 + 1 + 1);
+    // Each miss stored what it loaded: a fill is "filled", not a second "miss".
+    expect(s.get('cache_operations_total{op="set",result="filled",layer="redis"}')).toBe(1 + 1 + 1);
+    expect(s.has('cache_operations_total{op="set",result="miss",layer="redis"}')).toBe(false);
     expect(s.get('cache_operations_total{op="del",result="evict",layer="redis"}')).toBe(2);
     for (const g of ["db_pool_statements_in_flight", "db_pool_waiting", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_p99_seconds"]) {
       expect(s.get(g)).toBeGreaterThanOrEqual(0);
@@ -148,7 +151,15 @@ describe("per-route latency and /metrics after a scripted set of requests", () =
 
 describe("guards", () => {
   test("/debug/* is a 404 without the token, with a wrong one, and when DEBUG_TOKEN is unset", async () => {
-    const tries: Record<string, string>[] = [{}, { authorization: "Bearer wrong-token-0123456789" }, { "x-debug-token": "nope" }];
+    const tries: Record<string, string>[] = [
+      {},
+      { authorization: "Bearer wrong-token-0123456789" },
+      { authorization: `Basic ${TOKEN}` },
+      { authorization: "Bearer not a b64token!" },
+      // X-Debug-Token is X-Debug-Plan's header (where Authorization is the caller's own); /debug
+      // takes the operator rule /metrics takes: Bearer only.
+      { "x-debug-token": TOKEN },
+    ];
     for (const headers of tries) {
       const res = await h.request("/debug/routes", { headers });
       expect(res.status).toBe(404);
@@ -156,7 +167,7 @@ describe("guards", () => {
       expect(body.error.code).toBe("not_found");
       expect(body.requestId).toBe(res.headers.get("x-request-id"));
     }
-    expect((await h.request("/debug/routes", { headers: { "x-debug-token": TOKEN } })).status).toBe(200);
+    expect((await h.request("/debug/routes", { headers: auth })).status).toBe(200);
     const open = sideApp({ DEBUG_TOKEN: undefined });
     expect((await open.request("/debug/routes", { headers: auth })).status).toBe(404);
   });
@@ -168,7 +179,11 @@ describe("guards", () => {
       expect(denied.headers.get("www-authenticate")).toBe('Bearer realm="hotpath"');
       expect(denied.headers.get("cache-control")).toBe("no-store");
       expect((await denied.json()).error.code).toBe("unauthorized");
-      expect((await guarded.request("/metrics", { headers: { authorization: "Bearer nope" } })).status).toBe(401);
+      for (const authorization of ["Bearer nope", "Bearer", "Basic metrics-secret", "Bearer not a b64token!"]) {
+        const refused = await guarded.request("/metrics", { headers: { authorization } });
+        expect(refused.status).toBe(401);
+        expect((await refused.json()).error.code).toBe("unauthorized");
+      }
       // A valid token without the admin role is not an operator.
       expect((await guarded.request("/metrics", { headers: await bearer(7) })).status).toBe(401);
       const ok = await guarded.request("/metrics", { headers: await bearer("admin") });

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { Histogram, Registry } from "prom-client";
+import { histogramJson, histogramText } from "../src/obs/exposition";
 import { LatencyHistogram } from "../src/obs/latency";
+import { HTTP_BUCKETS } from "../src/obs/metrics";
 import { fingerprinter, normalizeSql, statementLabel } from "../src/obs/normalize";
 import type { ExplainResult } from "../src/obs/pg-explain";
 import { checkPlan } from "../src/obs/plan-check";
@@ -77,6 +80,56 @@ describe("LatencyHistogram", () => {
     h.record(5 * 60 * 60 * 1000); // beyond the clamp: still counted, max exact
     expect(h.count).toBe(3);
     expect(h.quantile(1)).toBe(h.maxMs);
+  });
+});
+
+describe("one series, two views: Prometheus buckets from the same record", () => {
+  // Values on, just past and between the bucket edges (ms), including edges the log-linear
+  // buckets straddle (0.25 ms = 250 µs) and a value past the last bound.
+  const values = [0.05, 0.1, 0.1001, 0.25, 0.2501, 0.3, 1, 2.5, 7, 99.9, 250, 999, 12_000];
+
+  test("the le counts are exact at every bound (v ≤ le), the quantiles still come from the same histogram", () => {
+    const h = new LatencyHistogram(HTTP_BUCKETS);
+    for (const v of values) h.record(v);
+    const cumulative = HTTP_BUCKETS.map((_, i) => h.le.slice(0, i + 1).reduce((a, b) => a + b, 0));
+    expect(cumulative).toEqual(HTTP_BUCKETS.map((le) => values.filter((v) => v / 1000 <= le).length));
+    expect(h.le.at(-1)).toBe(1); // 12 s: only +Inf
+    expect(h.quantile(1)).toBe(12_000);
+  });
+
+  test("add() folds series (a route's statuses) into one: counts, buckets, max", () => {
+    const a = new LatencyHistogram(HTTP_BUCKETS);
+    const b = new LatencyHistogram(HTTP_BUCKETS);
+    values.forEach((v, i) => (i % 2 ? a : b).record(v));
+    const sum = new LatencyHistogram(HTTP_BUCKETS);
+    sum.add(a);
+    sum.add(b);
+    const all = new LatencyHistogram(HTTP_BUCKETS);
+    for (const v of values) all.record(v);
+    expect([...sum.le]).toEqual([...all.le]);
+    expect([sum.count, sum.maxMs, sum.quantile(0.5)]).toEqual([all.count, all.maxMs, all.quantile(0.5)]);
+    expect(sum.sumMs).toBeCloseTo(all.sumMs, 9);
+  });
+
+  test("the exposition is the text a prom-client Histogram writes for the same observations", async () => {
+    const registry = new Registry();
+    const reference = new Histogram({ name: "h_seconds", help: "Help with \\ and\nnewline.", labelNames: ["method", "route"], buckets: HTTP_BUCKETS, registers: [registry] });
+    const mine = [
+      { labels: { method: "GET", route: '/a/"quoted"' }, latency: new LatencyHistogram(HTTP_BUCKETS) },
+      { labels: { method: "POST", route: "/b" }, latency: new LatencyHistogram(HTTP_BUCKETS) },
+    ];
+    values.forEach((v, i) => {
+      const s = mine[i % 2]!;
+      s.latency.record(v);
+      reference.observe(s.labels, v / 1000);
+    });
+    const ours = histogramText(histogramJson("h_seconds", "Help with \\ and\nnewline.", mine));
+    // Sums differ only in float rounding (ms summed then divided vs seconds summed).
+    const sums = (text: string) => text.split("\n").filter((l) => l.startsWith("h_seconds_sum")).map((l) => Number(l.split(" ").at(-1)));
+    const rest = (text: string) => text.trim().split("\n").filter((l) => !l.startsWith("h_seconds_sum"));
+    const theirs = await registry.metrics();
+    expect(rest(ours)).toEqual(rest(theirs));
+    sums(ours).forEach((s, i) => expect(s).toBeCloseTo(sums(theirs)[i]!, 12));
   });
 });
 

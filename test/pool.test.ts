@@ -71,7 +71,7 @@ describe("a locked documents table with DB_POOL_MAX=2", () => {
       // Readiness: Postgres answers on the probe's own connection, the pool is saturated → busy, 200.
       const ready = await h.request("/readyz");
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toEqual({ status: "ready", checks: { postgres: "busy", redis: "ok" } });
+      expect(await ready.json()).toEqual({ status: "ready", checks: { postgres: "busy", cache: "ok" } });
 
       for (const p of refused) {
         const res = await p;
@@ -92,7 +92,7 @@ describe("a locked documents table with DB_POOL_MAX=2", () => {
       clearTimeout(safety);
     }
     const after = await h.request("/readyz");
-    expect(await after.json()).toEqual({ status: "ready", checks: { postgres: "ok", redis: "ok" } });
+    expect(await after.json()).toEqual({ status: "ready", checks: { postgres: "ok", cache: "ok" } });
     expect(h.services.database.pool.inUse).toBe(0);
     expect((await h.request("/documents/2")).status).toBe(200);
   });

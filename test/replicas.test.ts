@@ -79,7 +79,7 @@ test("DATABASE_REPLICA_URLS: postgres URLs only, and only with DATABASE_URL", ()
 test("/readyz reports the replica", async () => {
   const res = await request("/readyz");
   expect(res.status).toBe(200);
-  expect((await res.json()).checks).toEqual({ postgres: "ok", redis: "ok", [`replica ${new URL(pair.replicaUrl).host}`]: "ok" });
+  expect((await res.json()).checks).toEqual({ postgres: "ok", cache: "ok", [`replica ${new URL(pair.replicaUrl).host}`]: "ok" });
 });
 
 test("replay paused: list reads come from the replica, but the writer (Hotpath-LSN) reads its own write", async () => {

@@ -107,3 +107,47 @@ describe("REQUEST_TIMEOUT_MS with a statement blocked on a real lock", () => {
     expect((await read.json()).name).toBe("User 1");
   });
 });
+
+describe("INSTRUMENTATION=off: the request timeout still cancels what the request left running", () => {
+  let h: Harness;
+  let lock: TableLock | undefined;
+  beforeAll(async () => {
+    h = await harness("request_timeout_off", {
+      env: {
+        INSTRUMENTATION: "off",
+        REQUEST_TIMEOUT_MS: "400",
+        DB_STATEMENT_TIMEOUT_MS: "0",
+        DB_POOL_MAX: "2",
+        DB_PIPELINE_DEPTH: "1",
+        DB_ACQUIRE_TIMEOUT_MS: "5000",
+      },
+    });
+    const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
+    try {
+      await sql`insert into users (email, name) values ('u1@example.com', 'User 1')`;
+      await sql`insert into documents (user_id, title) select 1, 'Doc ' || g from generate_series(1, 3) g`;
+    } finally {
+      await sql.end();
+    }
+  });
+  afterEach(async () => {
+    await lock?.release();
+    lock = undefined;
+  });
+  afterAll(() => h.close());
+
+  test("a blocked read and one queued behind it: both 504, the statement cancelled, the slots back", async () => {
+    lock = await lockTable(h.dbUrl, "documents");
+    const blocked = h.request("/documents/1");
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).some((s) => s.wait_event_type === "Lock"))).toBe(true);
+    const queued = h.request("/documents/2");
+    expect(await eventually(() => h.services.database.pool.waiting === 1)).toBe(true);
+    await expectError(await queued, 504, "timeout");
+    await expectError(await blocked, 504, "timeout");
+    expect(h.services.database.pool.waiting).toBe(0);
+    expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
+    expect(await eventually(() => h.services.database.pool.inUse === 0)).toBe(true);
+    // The lock is still held; the connection the blocked read had serves other statements.
+    expect((await h.request("/users/1")).status).toBe(200);
+  });
+});

@@ -225,6 +225,34 @@ describe("INSTRUMENTATION=off", () => {
     expect(missing.status).toBe(404);
     for (const res of [created, read, missing]) expect(res.headers.get("server-timing")).toBeNull();
   });
+
+  test("off is off: the driver and the cache time and report nothing (on, the same requests report each statement and cache call)", async () => {
+    /** The statements and cache operations the service reported while `run` ran. */
+    const reported = async (svc: Harness, run: () => Promise<void>) => {
+      const seen: string[] = [];
+      const offQuery = svc.services.telemetry.query.on((e) => seen.push(`query ${e.sql.slice(0, 20)}`));
+      const offCache = svc.services.telemetry.cache.on((e) => seen.push(`cache ${e.op} ${e.result}`));
+      try {
+        await run();
+      } finally {
+        offQuery();
+        offCache();
+      }
+      return seen;
+    };
+    const traffic = (svc: Harness, email: string) => async () => {
+      const created = await svc.request("/users", { method: "POST", as: "admin", json: { email, name: "R" } });
+      expect(created.status).toBe(201);
+      const { id } = await created.json();
+      for (let i = 0; i < 2; i++) expect((await svc.request(`/users/${id}`)).status).toBe(200); // miss, hit
+      expect((await svc.request(`/users/${id}`, { method: "PATCH", as: "admin", json: { name: "S" } })).status).toBe(200);
+    };
+    const on = await reported(h, traffic(h, "reported-on@example.com"));
+    expect(on.filter((e) => e.startsWith("query")).length).toBeGreaterThanOrEqual(3);
+    expect(on).toContain("cache get miss");
+    expect(on).toContain("cache get hit");
+    expect(await reported(off, traffic(off, "reported-off@example.com"))).toEqual([]);
+  });
 });
 
 test("security headers for a JSON API on every response", async () => {

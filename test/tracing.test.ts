@@ -120,7 +120,7 @@ describe("traces to an OTLP/HTTP collector", () => {
     const cache = children.filter((s) => s.name.startsWith("cache "));
     expect(cache.map((s) => [s.name, s.attributes["cache.result"], s.attributes["cache.tier"]])).toEqual([
       ["cache get", "miss", "redis"],
-      ["cache set", "miss", "redis"],
+      ["cache set", "filled", "redis"],
     ]);
     // Exactly the tree: the server span, one statement, the read and the fill.
     expect(trace).toHaveLength(4);

@@ -3,7 +3,6 @@ import { forbidden } from "../lib/errors";
 import type { AppEnv, AuthIdentity } from "../context/app-env";
 import type { Limits } from "./limits";
 import type { KeySource } from "./secret";
-import { tokenMatches, presentedToken } from "./static-token";
 import type { Verify } from "./verify";
 
 /** Authentication as configured at startup (services.ts builds it). */
@@ -38,23 +37,4 @@ export function requireSelfOrAdmin(c: Context<AppEnv>, userId: number): AuthIden
   const me = caller(c);
   if (!me.admin && me.userId !== userId) throw forbidden("a user can only change their own profile");
   return me;
-}
-
-/**
- * The one rule for operator endpoints (/metrics, /debug/*): the endpoint's static token
- * (METRICS_TOKEN / DEBUG_TOKEN, as Bearer or the named header) or a valid admin JWT.
- */
-export async function operatorAuthorized(c: Context<AppEnv>, auth: Auth, token: string | undefined, header?: string): Promise<boolean> {
-  const given = presentedToken(c, header);
-  if (!given) return false;
-  if (token !== undefined && tokenMatches(given, token)) return true;
-  if (!auth.verify) return false;
-  try {
-    const identity = await auth.verify(given);
-    if (!identity.admin) return false;
-    c.set("auth", identity);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,6 +1,6 @@
 import { LRUCache } from "lru-cache";
 import { currentStats, requestStore, type CacheResult } from "../context/request";
-import type { CacheLayer, Telemetry } from "../context/telemetry";
+import type { CacheEventResult, CacheLayer, Telemetry } from "../context/telemetry";
 import type { Breaker } from "./breaker";
 import type { InvalidationBus } from "./bus";
 import type { Entry } from "./entry";
@@ -17,7 +17,8 @@ export interface L1Options {
 export interface CacheAsideOptions {
   store: CacheStore;
   breaker: Breaker;
-  telemetry: Telemetry;
+  /** Where operations are reported; undefined (INSTRUMENTATION=off): nothing is timed. */
+  telemetry: Telemetry | undefined;
   negativeTtlS: number;
   jitterPct: number;
   /**
@@ -86,11 +87,19 @@ export function createCacheAside(opts: CacheAsideOptions) {
 
   const graceMs = (opts.graceS ?? 0) * 1000;
 
-  const record = (op: "get" | "set" | "del", result: CacheResult, start: number, layer: CacheLayer = "redis") => {
-    const durMs = performance.now() - start;
-    currentStats()?.addCache(result, durMs);
-    if (telemetry.cache.active) telemetry.cache.emit({ op, result, durMs, layer });
-  };
+  // Off: no clock; only what the response itself needs (X-Cache: stale) reaches the request.
+  const clock = telemetry ? () => performance.now() : () => 0;
+  const record = telemetry
+    ? (op: "get" | "set" | "del", result: CacheEventResult, start: number, layer: CacheLayer = "redis") => {
+        const durMs = performance.now() - start;
+        // A fill follows the read's miss: for the request it is more time of that miss.
+        currentStats()?.addCache(result === "filled" ? "miss" : result, durMs);
+        if (telemetry.cache.active) telemetry.cache.emit({ op, result, durMs, layer });
+      }
+    : (_op: string, result: CacheEventResult, _start?: number, _layer?: CacheLayer) => {
+        const stats = result === "stale" ? currentStats() : undefined;
+        if (stats) stats.stale = true;
+      };
 
   // ── L1 ──
   const l1 = opts.l1;
@@ -190,11 +199,11 @@ export function createCacheAside(opts: CacheAsideOptions) {
       // Compressed once here, for every later hit (and this response); in Server-Timing `compress`.
       const coded = json === NOT_FOUND ? undefined : opts.precompress?.(json);
       entry = { freshUntil: Date.now() + ttlMs, json, coded };
-      const start = performance.now();
+      const start = clock();
       // A failed fill is not the request's problem: the value is returned either way.
       const r = await guarded(() => store.fill(key, gen, entry, ttlMs + graceMs));
       // Counted in the request's cache time (Server-Timing) like the read: it is time in Redis.
-      record("set", r.ok ? "miss" : "error", start);
+      record("set", r.ok ? "filled" : "error", start);
       // Only what Redis took (the generation still matched) may go to L1.
       if (r.ok && r.value) l1Fill(key, cls, entry, ttlMs, seen);
     }
@@ -257,7 +266,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
      * may keep it.
      */
     async getOrLoadEntry(key: string, ttlS: number, loader: () => Promise<unknown>, cls?: L1Class): Promise<Entry | null> {
-      const start = performance.now();
+      const start = clock();
       if (busUp && cls !== undefined) {
         const hit = lru!.get(key);
         if (hit !== undefined) {
@@ -312,7 +321,7 @@ export function createCacheAside(opts: CacheAsideOptions) {
         inflight.delete(key);
         invalidate(key);
       }
-      const start = performance.now();
+      const start = clock();
       const { outcome, failed } = await evictNow(keys);
       if (failed.length) defer(failed);
       record("del", outcome === "ok" ? "evict" : outcome, start);

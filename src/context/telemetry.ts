@@ -14,9 +14,11 @@ export interface RequestEvent {
 }
 /** Which tier answered: this process' L1, or Redis (or the memory store standing in for it). */
 export type CacheLayer = "l1" | "redis";
+/** A request's outcomes, and "filled": a set that stored the value loaded after a miss. */
+export type CacheEventResult = CacheResult | "filled";
 export interface CacheEvent {
   op: "get" | "set" | "del";
-  result: CacheResult;
+  result: CacheEventResult;
   durMs: number;
   layer: CacheLayer;
 }

@@ -62,7 +62,8 @@ const PROBE_STATEMENT_TIMEOUT_MS = 1000;
 const RECONNECT_BACKOFF_MAX_S = 2;
 const reconnectBackoff = (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, RECONNECT_BACKOFF_MAX_S);
 
-export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Database> {
+/** `tel`: where statements are reported; undefined (INSTRUMENTATION=off): nothing is timed. */
+export async function createDatabase(env: DbEnv, tel: Telemetry | undefined): Promise<Database> {
   const point = new Set<string>();
   const setPointStatements = (texts: Iterable<string>) => {
     for (const t of texts) point.add(t);
@@ -100,7 +101,7 @@ export async function createDatabase(env: DbEnv, tel: Telemetry): Promise<Databa
 export function connectPostgres(
   url: string,
   env: DbEnv,
-  tel: Telemetry,
+  tel: Telemetry | undefined,
   statements: { point: Set<string>; setPointStatements: (texts: Iterable<string>) => void },
   applicationName: string,
 ): Database {

@@ -5,7 +5,9 @@ import type { Telemetry } from "../context/telemetry";
 import { requestTimedOut, type PoolQueue } from "./pool-queue";
 
 // drizzle's Logger has no duration hook, so queries are timed here, at the driver, for both
-// postgres.js and PGlite. Transactions hand drizzle a separate client object (begin/savepoint,
+// postgres.js and PGlite. Without telemetry (INSTRUMENTATION=off) nothing is timed or counted:
+// what is left is the queue and the request's list of running statements, which the request
+// timeout needs to cancel them. Transactions hand drizzle a separate client object (begin/savepoint,
 // PGlite's transaction): those are wrapped too so statements inside a transaction are counted.
 // Each statement takes a slot of the pool queue (pool-queue.ts) before it reaches the driver; a
 // transaction takes one slot for its whole length and the statements inside it take none (they
@@ -35,8 +37,40 @@ function launch<T>(run: () => PromiseLike<T>, stats: RequestStats | undefined): 
   return q;
 }
 
+/** A launched statement settled: its slot goes back, and it leaves the request's running list. */
+function settled(lane: Lane | undefined, point: boolean, stats: RequestStats | undefined, q: PromiseLike<unknown> | undefined): void {
+  if (q === undefined) return;
+  if (lane !== undefined) lane.pool.release(point);
+  if (stats?.running) {
+    const i = stats.running.indexOf(q as unknown as Cancellable);
+    if (i >= 0) stats.running.splice(i, 1);
+  }
+}
+
+/** INSTRUMENTATION=off: admission and cancellation only; no clock, no stats, no event. */
+function queued<T>(lane: Lane | undefined, point: boolean, run: () => PromiseLike<T>): Promise<T> {
+  const stats = currentStats();
+  if (stats?.timedOut) return Promise.reject(requestTimedOut());
+  let q: PromiseLike<T> | undefined;
+  const done = () => settled(lane, point, stats, q);
+  const running =
+    lane === undefined || lane.pool.tryAcquire(point)
+      ? Promise.resolve((q = launch(run, stats)))
+      : lane.pool.acquire(point, stats).then(() => (q = launch(run, stats)));
+  return running.then(
+    (r) => {
+      done();
+      return r;
+    },
+    (err: unknown) => {
+      done();
+      throw err;
+    },
+  );
+}
+
 function track<T>(
-  tel: Telemetry,
+  tel: Telemetry | undefined,
   lane: Lane | undefined,
   point: boolean,
   text: string,
@@ -44,6 +78,7 @@ function track<T>(
   run: () => PromiseLike<T>,
   rowsOf: (r: T) => number,
 ): Promise<T> {
+  if (!tel) return queued(lane, point, run);
   const stats = currentStats();
   // A request that timed out runs nothing more (its handler may still be going).
   if (stats?.timedOut) return Promise.reject(requestTimedOut());
@@ -52,11 +87,7 @@ function track<T>(
   let admitted = start;
   let q: PromiseLike<T> | undefined;
   const done = (rows: number, error?: string) => {
-    if (q !== undefined && lane !== undefined) lane.pool.release(point);
-    if (q !== undefined && stats?.running) {
-      const i = stats.running.indexOf(q as unknown as Cancellable);
-      if (i >= 0) stats.running.splice(i, 1);
-    }
+    settled(lane, point, stats, q);
     const durMs = performance.now() - admitted;
     const poolMs = admitted - start;
     if (stats) {
@@ -96,12 +127,12 @@ const countRows = (r: unknown): number => {
 type AnySql = Sql | TransactionSql;
 
 /** A transaction holds one general slot from BEGIN to COMMIT/ROLLBACK (and a connection of its own). */
-async function holding<T>(lane: Lane | undefined, run: () => Promise<T>): Promise<T> {
+async function holding<T>(lane: Lane | undefined, timed: boolean, run: () => Promise<T>): Promise<T> {
   if (!lane) return run();
   const stats = currentStats();
-  const start = performance.now();
+  const start = timed ? performance.now() : 0;
   await lane.pool.acquire(false, stats);
-  if (stats) stats.poolMs += performance.now() - start;
+  if (stats && timed) stats.poolMs += performance.now() - start;
   try {
     return await run();
   } finally {
@@ -110,7 +141,7 @@ async function holding<T>(lane: Lane | undefined, run: () => Promise<T>): Promis
 }
 
 /** A stand-in for postgres.js' sql object exposing exactly what drizzle calls. */
-export function instrumentPostgres(sql: AnySql, tel: Telemetry, lane: Lane | undefined): Sql {
+export function instrumentPostgres(sql: AnySql, tel: Telemetry | undefined, lane: Lane | undefined): Sql {
   const unsafe = (text: string, params: unknown[] = [], opts?: { prepare?: boolean }) => {
     let values = false;
     // postgres.js sends a query when it is awaited; .values() must be applied before that.
@@ -137,7 +168,7 @@ export function instrumentPostgres(sql: AnySql, tel: Telemetry, lane: Lane | und
     unsafe,
     begin: (...args: unknown[]) => {
       const fn = args.pop() as (tx: unknown) => unknown;
-      return holding(lane, () => (sql as Sql).begin(...(args as [string]), (tx) => fn(instrumentPostgres(tx, tel, undefined))));
+      return holding(lane, tel !== undefined, () => (sql as Sql).begin(...(args as [string]), (tx) => fn(instrumentPostgres(tx, tel, undefined))));
     },
     savepoint: (...args: unknown[]) => {
       const fn = args.pop() as (tx: unknown) => unknown;
@@ -151,7 +182,7 @@ export function instrumentPostgres(sql: AnySql, tel: Telemetry, lane: Lane | und
 type PgliteLike = Pick<PGlite, "query" | "transaction">;
 
 /** PGlite is a class instance; a Proxy keeps every other method working untouched. */
-export function instrumentPglite<T extends PgliteLike | Transaction>(pg: T, tel: Telemetry, lane: Lane | undefined): T {
+export function instrumentPglite<T extends PgliteLike | Transaction>(pg: T, tel: Telemetry | undefined, lane: Lane | undefined): T {
   return new Proxy(pg, {
     get(target, prop, receiver) {
       if (prop === "query") {
@@ -160,7 +191,7 @@ export function instrumentPglite<T extends PgliteLike | Transaction>(pg: T, tel:
       }
       if (prop === "transaction") {
         return (fn: (tx: Transaction) => unknown) =>
-          holding(lane, () => (target as PGlite).transaction((tx) => fn(instrumentPglite(tx, tel, undefined)) as Promise<unknown>));
+          holding(lane, tel !== undefined, () => (target as PGlite).transaction((tx) => fn(instrumentPglite(tx, tel, undefined)) as Promise<unknown>));
       }
       const v = Reflect.get(target, prop, receiver);
       return typeof v === "function" ? v.bind(target) : v;

@@ -35,7 +35,9 @@ const httpCodes: Record<number, string> = {
   403: "forbidden",
   404: "not_found",
   405: "method_not_allowed",
-  408: "timeout",
+  // One code per status, so a client can tell a slow request (408), a statement the database
+  // cancelled (503 statement_timeout) and a request that ran out of REQUEST_TIMEOUT_MS (504) apart.
+  408: "request_timeout",
   412: "precondition_failed",
   413: "payload_too_large",
   415: "unsupported_media_type",
@@ -93,7 +95,7 @@ function fromPostgres(err: { code?: string; constraint_name?: string; constraint
     case "22P05": // untranslatable character: "\u0000" inside a jsonb value
       return new ApiError(400, "bad_request", "a value is out of range or malformed");
     case "57014":
-      return new ApiError(503, "timeout", "the database took too long to answer; try again");
+      return new ApiError(503, "statement_timeout", "the database took too long to answer; try again");
     case "53300":
       return new ApiError(503, "unavailable", "the database is busy; try again");
   }

@@ -81,7 +81,6 @@ export const components = {
       scheme: "bearer",
       description: "METRICS_TOKEN (for /metrics) or DEBUG_TOKEN (for /debug), or an admin JWT",
     },
-    debugToken: { type: "apiKey", in: "header", name: "X-Debug-Token", description: "DEBUG_TOKEN, as an alternative to Bearer" },
   },
 } as const;
 

@@ -2,10 +2,11 @@ import { currentStats } from "../context/request";
 import type { RequestEvent, Telemetry } from "../context/telemetry";
 import type { Env } from "../env";
 import type { Logger } from "../lib/log";
-import { createMetrics } from "./metrics";
+import { createMetrics, HTTP_BUCKETS } from "./metrics";
 import { fingerprinter } from "./normalize";
 import { createQueryWatch } from "./query-watch";
 import { requestLogger } from "./request-log";
+import { createRequestSeries } from "./request-series";
 import { createRouteTable } from "./route-table";
 import type { Tracer } from "./tracer";
 
@@ -30,15 +31,17 @@ export interface ObservabilityInputs {
   /** Statement names by SQL text (db/hot-queries.ts statementNames): metric and span labels. */
   statementNames: ReadonlyMap<string, string>;
   /** Read at scrape time: the pool queue, the rate limits' fail-open counts, the cache's L1. */
-  database: Parameters<typeof createMetrics>[0];
-  limits: Parameters<typeof createMetrics>[1];
-  cache?: Parameters<typeof createMetrics>[2];
+  database: Parameters<typeof createMetrics>[1];
+  limits: Parameters<typeof createMetrics>[2];
+  cache?: Parameters<typeof createMetrics>[3];
 }
 
 export function createObservability(inputs: ObservabilityInputs) {
   const { env, telemetry, database, tracer, log } = inputs;
-  const metrics = createMetrics(database, inputs.limits, inputs.cache);
-  const routes = createRouteTable();
+  // One series per request, two views of it: the Prometheus histogram and the route table.
+  const requests = createRequestSeries(HTTP_BUCKETS);
+  const metrics = createMetrics(requests, database, inputs.limits, inputs.cache);
+  const routes = createRouteTable(requests);
   const fingerprint = fingerprinter(inputs.statementNames);
   const watch = createQueryWatch({ slowMs: env.SLOW_QUERY_MS, log, onRepeat: metrics.onRepeat });
   const requestLine = requestLogger(log);
@@ -53,10 +56,7 @@ export function createObservability(inputs: ObservabilityInputs) {
   });
   telemetry.cache.on(metrics.onCache);
   telemetry.request.on((e) => {
-    if (!selfObserved(e)) {
-      routes.record(e);
-      metrics.onRequest(e);
-    }
+    if (!selfObserved(e)) requests.record(e);
     watch.onRequest(e);
     requestLine?.(e);
     if (tracer && e.stats.trace) tracer.endRequest(e.stats.trace, e);
@@ -70,7 +70,8 @@ export function createObservability(inputs: ObservabilityInputs) {
   }
 
   return {
-    registry: metrics.registry,
+    /** /metrics: text() to serve, json() for the workers' sum, contentType. */
+    metrics: { text: metrics.text, json: metrics.json, contentType: metrics.contentType },
     routes,
   };
 }

@@ -1,36 +1,19 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { CacheEvent, RequestEvent } from "../context/telemetry";
-import { FastHistogram } from "./fast-histogram";
+import { Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import type { CacheEvent } from "../context/telemetry";
+import { histogramJson, histogramText } from "./exposition";
+import { LatencyHistogram } from "./latency";
 import { registerProcessMetrics } from "./process-metrics";
+import { nested, type RequestSeriesSet } from "./request-series";
 
 // prom-client's default HTTP buckets start at 5 ms, where every cache hit (~0.1-0.5 ms) and most
 // index lookups would land in the first bucket. These start at 100 µs (50 µs for queries).
 export const HTTP_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const DB_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-/** A client can send any method token; labels (and table rows) must stay a bounded set. */
-export const methodLabel = (m: string) => (METHODS.has(m) ? m : "OTHER");
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 interface Observer {
   observe(v: number): void;
-}
-
-/**
- * Children per label tuple in nested Maps: method and route are the same string objects on every
- * request (their hash is cached) and status is a number, so no key string is built per request.
- */
-function nested<K1, K2, K3, T>(make: (a: K1, b: K2, c: K3) => T) {
-  const top = new Map<K1, Map<K2, Map<K3, T>>>();
-  return (a: K1, b: K2, c: K3): T => {
-    let m2 = top.get(a);
-    if (!m2) top.set(a, (m2 = new Map()));
-    let m3 = m2.get(b);
-    if (!m3) m2.set(b, (m3 = new Map()));
-    let child = m3.get(c);
-    if (!child) m3.set(c, (child = make(a, b, c)));
-    return child;
-  };
 }
 
 // What the metrics read at scrape time, passed in by the app (app.ts) rather than imported, so
@@ -48,8 +31,12 @@ export interface L1Source {
   readonly l1Entries: number;
 }
 
-/** One registry per app (never prom-client's global one), so two apps in a process never mix. */
+/**
+ * One registry per app (never prom-client's global one), so two apps in a process never mix.
+ * `requests`: the request series (request-series.ts), rendered as the HTTP latency histogram.
+ */
 export function createMetrics(
+  requests: RequestSeriesSet,
   database: { pool: PoolSource; poolMax: number },
   limits: { failOpen: Readonly<Record<string, number>> },
   cache?: L1Source,
@@ -57,13 +44,6 @@ export function createMetrics(
   const registry = new Registry();
   const registers = [registry];
 
-  // Observed on every request: the lean collector (see fast-histogram.ts), same exposition.
-  const http = new FastHistogram(
-    "http_server_request_duration_seconds",
-    "Duration of HTTP server requests, by route template.",
-    HTTP_BUCKETS,
-    registry,
-  );
   const db = new Histogram({
     name: "db_query_duration_seconds",
     help: "Database statement duration measured at the driver, by prepared statement name or statement kind.",
@@ -76,7 +56,7 @@ export function createMetrics(
   const cacheCounts: { op: string; result: string; layer: string; n: number }[] = [];
   new Counter({
     name: "cache_operations_total",
-    help: "Cache operations by outcome (get: l1-hit|hit|stale|miss|error|bypass; set: miss|error; del: evict|error|bypass) and the tier that answered (layer: l1|redis).",
+    help: "Cache operations by outcome (get: l1-hit|hit|stale|miss|error|bypass; set: filled|error; del: evict|error|bypass) and the tier that answered (layer: l1|redis).",
     labelNames: ["op", "result", "layer"],
     registers,
     collect() {
@@ -135,16 +115,12 @@ export function createMetrics(
       this.inc(pool.timeouts);
     },
   });
-  // Every acquisition is observed, a free slot as 0: the lean collector keeps that cheap.
-  const waits = new FastHistogram(
-    "db_pool_acquire_wait_seconds",
-    "Time a statement waited to be admitted to a pool, by lane (point: the DB_POOL_RESERVED connections).",
-    DB_BUCKETS,
-    registry,
-  );
-  const pointWait = waits.series({ class: "point" });
-  const generalWait = waits.series({ class: "general" });
-  pool.onWait = (ms, point) => (point ? pointWait : generalWait).observe(ms / 1000);
+  // Every acquisition is observed, a free slot as 0: rendered by exposition.ts, so that is cheap.
+  const waits = [
+    { labels: { class: "point" }, latency: new LatencyHistogram(DB_BUCKETS) },
+    { labels: { class: "general" }, latency: new LatencyHistogram(DB_BUCKETS) },
+  ] as const;
+  pool.onWait = (ms, point) => waits[point ? 0 : 1].latency.record(ms);
   new Gauge({ name: "db_pool_max", help: "Pool size.", registers }).set(database.poolMax);
   new Counter({
     name: "rate_limit_fail_open_total",
@@ -158,9 +134,6 @@ export function createMetrics(
   });
   registerProcessMetrics(registry);
 
-  const httpChild = nested<string, string, number, Observer>((method, route, s) =>
-    http.series({ method, route, status_code: String(s) }),
-  );
   const dbChild = nested<string, 0, 0, Observer>((s) => db.labels(s));
   const cacheCount = nested<string, string, string, { op: string; result: string; layer: string; n: number }>((op, result, layer) => {
     const c = { op, result, layer, n: 0 };
@@ -168,11 +141,30 @@ export function createMetrics(
     return c;
   });
 
+  // Ours first, in the order the registry had them when they were collectors inside it.
+  const ours = () => [
+    histogramJson(
+      "http_server_request_duration_seconds",
+      "Duration of HTTP server requests, by route template.",
+      requests.all.map((s) => ({ labels: { method: s.method, route: s.route, status_code: String(s.status) }, latency: s.latency })),
+    ),
+    histogramJson(
+      "db_pool_acquire_wait_seconds",
+      "Time a statement waited to be admitted to a pool, by lane (point: the DB_POOL_RESERVED connections).",
+      waits,
+    ),
+  ];
+
   return {
-    registry,
-    onRequest(e: RequestEvent): void {
-      httpChild(methodLabel(e.method), e.route, e.status).observe(e.totalMs / 1000);
+    /** Everything in the Prometheus text format. */
+    async text(): Promise<string> {
+      return `${ours().map(histogramText).join("\n\n")}\n\n${await registry.metrics()}`;
     },
+    /** Everything as getMetricsAsJSON() has it: what a worker hands the supervisor to sum. */
+    async json(): Promise<MetricsJson> {
+      return [...(ours() as unknown as MetricsJson), ...(await registry.getMetricsAsJSON())];
+    },
+    contentType: registry.contentType,
     onQuery(label: string, durMs: number, error: boolean): void {
       dbChild(label, 0, 0).observe(durMs / 1000);
       if (error) dbErrors.inc({ statement: label });

@@ -1,20 +1,6 @@
 import type { RequestEvent } from "../context/telemetry";
 import { LatencyHistogram } from "./latency";
-import { methodLabel } from "./metrics";
-
-/** Accumulated per (method, route template); counts are exact, percentiles ≤ 3 % off. */
-class RouteEntry {
-  readonly latency = new LatencyHistogram();
-  readonly statuses = new Map<number, number>();
-  dbMs = 0;
-  queries = 0;
-  cacheHits = 0;
-  cacheLookups = 0;
-  constructor(
-    readonly method: string,
-    readonly route: string,
-  ) {}
-}
+import type { RequestSeriesSet } from "./request-series";
 
 export interface RouteRow {
   method: string;
@@ -44,57 +30,60 @@ export interface RoutesSnapshot {
 
 const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
-export function createRouteTable() {
-  const started = Date.now();
-  // method → route template → entry: no key string is built per request (see metrics.ts).
-  const entries = new Map<string, Map<string, RouteEntry>>();
-  let totalMs = 0;
-  let requests = 0;
+/** A route's statuses folded into one row. */
+interface Fold {
+  latency: LatencyHistogram;
+  statuses: [number, number][];
+  dbMs: number;
+  queries: number;
+  hits: number;
+  lookups: number;
+}
 
+/** Per (method, route template): counts are exact, percentiles ≤ 3 % off. A view of the request series. */
+export function createRouteTable(series: RequestSeriesSet) {
   return {
-    record(e: RequestEvent): void {
-      const method = methodLabel(e.method);
-      let byRoute = entries.get(method);
-      if (!byRoute) entries.set(method, (byRoute = new Map()));
-      let entry = byRoute.get(e.route);
-      if (!entry) byRoute.set(e.route, (entry = new RouteEntry(method, e.route)));
-      entry.latency.record(e.totalMs);
-      entry.statuses.set(e.status, (entry.statuses.get(e.status) ?? 0) + 1);
-      entry.dbMs += e.stats.dbMs;
-      entry.queries += e.stats.queries;
-      const cache = e.stats.cacheResult;
-      if (cache !== undefined && cache !== "evict") {
-        entry.cacheLookups++;
-        if (cache === "hit") entry.cacheHits++;
-      }
-      totalMs += e.totalMs;
-      requests++;
-    },
-
     snapshot(): RoutesSnapshot {
-      const routes = [...entries.values()].flatMap((m) => [...m.values()]).map((e): RouteRow => {
-        const h = e.latency;
-        return {
-          method: e.method,
-          route: e.route,
-          count: h.count,
-          statuses: Object.fromEntries([...e.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => [String(s), n])),
-          p50Ms: r3(h.quantile(0.5)),
-          p95Ms: r3(h.quantile(0.95)),
-          p99Ms: r3(h.quantile(0.99)),
-          maxMs: r3(h.maxMs),
-          meanMs: r3(h.sumMs / h.count),
-          meanDbMs: r3(e.dbMs / h.count),
-          meanQueries: r3(e.queries / h.count),
-          cacheHitRatio: e.cacheLookups ? r3(e.cacheHits / e.cacheLookups) : null,
-          timeShare: totalMs > 0 ? Math.round((h.sumMs / totalMs) * 10_000) / 10_000 : 0,
-        };
-      });
+      const totalMs = series.totalMs;
+      const folds = new Map<string, Map<string, Fold>>(); // method → route template → row
+      for (const s of series.all) {
+        let byRoute = folds.get(s.method);
+        if (!byRoute) folds.set(s.method, (byRoute = new Map()));
+        let f = byRoute.get(s.route);
+        if (!f) byRoute.set(s.route, (f = { latency: new LatencyHistogram(series.bounds), statuses: [], dbMs: 0, queries: 0, hits: 0, lookups: 0 }));
+        f.latency.add(s.latency);
+        f.statuses.push([s.status, s.latency.count]);
+        f.dbMs += s.dbMs;
+        f.queries += s.queries;
+        f.hits += s.cacheHits;
+        f.lookups += s.cacheLookups;
+      }
+      const routes: RouteRow[] = [];
+      for (const [method, byRoute] of folds) {
+        for (const [route, f] of byRoute) {
+          const h = f.latency;
+          routes.push({
+            method,
+            route,
+            count: h.count,
+            statuses: Object.fromEntries(f.statuses.sort((a, b) => a[0] - b[0]).map(([s, n]) => [String(s), n])),
+            p50Ms: r3(h.quantile(0.5)),
+            p95Ms: r3(h.quantile(0.95)),
+            p99Ms: r3(h.quantile(0.99)),
+            maxMs: r3(h.maxMs),
+            meanMs: r3(h.sumMs / h.count),
+            meanDbMs: r3(f.dbMs / h.count),
+            meanQueries: r3(f.queries / h.count),
+            cacheHitRatio: f.lookups ? r3(f.hits / f.lookups) : null,
+            timeShare: totalMs > 0 ? Math.round((h.sumMs / totalMs) * 10_000) / 10_000 : 0,
+          });
+        }
+      }
       routes.sort((a, b) => b.timeShare - a.timeShare || b.count - a.count);
       return {
-        since: new Date(started).toISOString(),
-        uptimeS: Math.round((Date.now() - started) / 100) / 10,
-        requests,
+        since: new Date(series.started).toISOString(),
+        uptimeS: Math.round((Date.now() - series.started) / 100) / 10,
+        requests: series.requests,
         totalMs: r3(totalMs),
         routes,
       };

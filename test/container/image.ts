@@ -194,7 +194,7 @@ describe("against this machine's Postgres and Redis", () => {
     expect(log).toContain('"cache":"redis"');
     const ready = await fetch(`${api.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as { checks: unknown }).checks).toEqual({ postgres: "ok", redis: "ok" });
+    expect(((await ready.json()) as { checks: unknown }).checks).toEqual({ postgres: "ok", cache: "ok" });
     const [users] = await sql<{ n: number }[]>`select count(*)::int as n from users`;
     expect(users?.n).toBe(0);
     expect(log).not.toContain("seeded");

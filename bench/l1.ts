@@ -1,3 +1,5 @@
+import { hc } from "hono/client";
+import type { AppType } from "../src/app";
 import { parseEnv } from "../src/env";
 import { BENCH_TOKEN } from "./auth";
 import type { Options } from "./config";
@@ -24,12 +26,16 @@ type Say = (s: string) => void;
 
 const serviceProfileTtlMs = parseEnv({}).CACHE_TTL_USER_S * 1000;
 
-const timing = (res: Response) => /cache;[^,]*desc="([^"]+)"/.exec(res.headers.get("server-timing") ?? "")?.[1];
+// The setup and probe calls go through Hono's typed client (paths, bodies and answers checked by
+// tsc); the load itself is the generator's (loadgen.ts), which hc would only slow down.
+const api = (s: Server) => hc<AppType>(s.url);
+
+const timing = (res: { headers: Headers }) => /cache;[^,]*desc="([^"]+)"/.exec(res.headers.get("server-timing") ?? "")?.[1];
 
 /** Reads until the reader answers this profile from its L1 (at most 50 tries). */
 async function warmL1(reader: Server, id: number): Promise<boolean> {
   for (let i = 0; i < 50; i++) {
-    const res = await fetch(`${reader.url}/users/${id}`);
+    const res = await api(reader).users[":id"].$get({ param: { id: String(id) } });
     await res.arrayBuffer();
     if (timing(res) === "l1-hit") return true;
   }
@@ -37,11 +43,14 @@ async function warmL1(reader: Server, id: number): Promise<boolean> {
 }
 
 const patchBio = (writer: Server, id: number, bio: string | null) =>
-  fetch(`${writer.url}/users/${id}`, {
-    method: "PATCH",
-    headers: { "content-type": "application/json", authorization: `Bearer ${BENCH_TOKEN}` },
-    body: JSON.stringify({ bio }),
-  });
+  api(writer).users[":id"].$patch({ param: { id: String(id) }, json: { bio } }, { headers: { authorization: `Bearer ${BENCH_TOKEN}` } });
+
+/** The profile as the reader serves it (a 200: the probe users exist). */
+async function readBio(reader: Server, id: number): Promise<string | null | undefined> {
+  const res = await api(reader).users[":id"].$get({ param: { id: String(id) } });
+  if (res.status !== 200) throw new Error(`GET /users/${id} on ${reader.name}: ${res.status}`);
+  return (await res.json()).bio;
+}
 
 /**
  * One probe per user: warm the reader's L1, PATCH the bio through the writer, then read through
@@ -52,7 +61,7 @@ const patchBio = (writer: Server, id: number, bio: string | null) =>
 export async function measureInvalidation(reader: Server, writer: Server, ids: number[], out: Invalidation, say: Say) {
   for (const [i, id] of ids.entries()) {
     say(`invalidation delay · probe ${i + 1}/${ids.length}`);
-    const before = (await (await fetch(`${reader.url}/users/${id}`)).json()) as { bio: string | null };
+    const before = await readBio(reader, id);
     if (!(await warmL1(reader, id))) throw new Error(`user ${id} never became an L1 hit on ${reader.name}`);
     const bio = `l1 bench probe ${i} ${Date.now()}`;
     const sentWrite = performance.now();
@@ -61,8 +70,7 @@ export async function measureInvalidation(reader: Server, writer: Server, ids: n
     const acked = performance.now();
     for (let poll = 0; ; poll++) {
       const sent = performance.now();
-      const got = (await (await fetch(`${reader.url}/users/${id}`)).json()) as { bio: string | null };
-      if (got.bio === bio) {
+      if ((await readBio(reader, id)) === bio) {
         out.delaysMs.push(Math.max(0, sent - acked));
         out.fromSendMs.push(sent - sentWrite);
         break;
@@ -70,7 +78,7 @@ export async function measureInvalidation(reader: Server, writer: Server, ids: n
       out.stale++;
       if (poll > 5000) throw new Error(`user ${id}: ${reader.name} still served the old bio 5000 reads after the write`);
     }
-    await patchBio(writer, id, before.bio);
+    await patchBio(writer, id, before ?? null);
   }
 }
 

@@ -1,3 +1,5 @@
+import { hc } from "hono/client";
+import type { AppType } from "../src/app";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,7 +73,9 @@ export async function replicaPhase(o: Options, w: Workload, cells: Cells, say: S
     ]);
     servers.push(...mine);
     // The service must route to it: its readiness lists the replica as "ok".
-    const ready = (await (await fetch(`${withReplica!.url}/readyz`)).json()) as { checks: Record<string, string> };
+    const res = await hc<AppType>(withReplica!.url).readyz.$get();
+    if (res.status !== 200) throw new Error(`replica service not ready: ${res.status}`);
+    const ready = await res.json();
     if (!Object.entries(ready.checks).some(([k, v]) => k.startsWith("replica ") && v === "ok")) throw new Error(`replica not used: ${JSON.stringify(ready)}`);
     await compareOn(o, w, cells, say, "replica", REPLICA_ENDPOINTS, [["primary-only", primaryOnly!], ["replica-1", withReplica!]]);
   } finally {

@@ -74,11 +74,14 @@ export async function createServices(env: Env, opts: { migrate?: boolean; log?: 
         : log.warn("cache invalidation bus disconnected: L1 bypassed and cleared until resubscribed"),
     );
   }
+  // One breaker for everything that talks to Redis through this client (the cache and the rate
+  // limits): whichever meets a sick Redis first opens it, and then neither waits on Redis.
+  const breaker = createBreaker({ threshold: env.CACHE_BREAKER_THRESHOLD, cooldownMs: env.CACHE_BREAKER_COOLDOWN_MS });
   let recovered!: () => void;
   const firstRecovery = new Promise<void>((r) => (recovered = r));
   const cache = createCacheAside({
     store,
-    breaker: createBreaker({ threshold: env.CACHE_BREAKER_THRESHOLD, cooldownMs: env.CACHE_BREAKER_COOLDOWN_MS }),
+    breaker,
     telemetry: measured,
     negativeTtlS: env.CACHE_TTL_NEGATIVE_S,
     jitterPct: env.CACHE_TTL_JITTER_PCT,
@@ -121,7 +124,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean; log?: 
   const auth = {
     source,
     verify: source.kind === "off" ? undefined : createVerifier(source, env),
-    limits: createLimits(env, keys.rateLimit, store.client),
+    limits: createLimits(env, keys.rateLimit, store.client, breaker),
   };
   // Serve once the clamp is done (entries are then bounded before the first read), but never wait
   // on it longer than on the connection itself: a large keyspace must not hold up startup.

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Redis from "ioredis";
 import postgres from "postgres";
 import { createApp } from "../src/app";
 import { createServices, type Services } from "../src/services";
 import { bearer } from "./support/auth";
-import { harness, type Harness } from "./support/harness";
+import { cacheDesc, harness, type Harness } from "./support/harness";
 import { expectError, requester } from "./support/http";
 import { startRedis } from "./support/redis-server";
 
@@ -121,5 +122,75 @@ test("Redis down: no limit (fail open), counted in rate_limit_fail_open_total", 
   } finally {
     await h.close();
     await redis.kill();
+  }
+});
+
+test("Redis paused: with the breaker open the limits send no command and fail open at once; after resume and cooldown they hold again", async () => {
+  const redis = await startRedis();
+  const direct = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  direct.on("error", () => {});
+  let h: Harness | undefined;
+  try {
+    // Threshold 2: the first write under the pause fails both its checks (auth failures, writes).
+    // A long command timeout so a live but loaded Redis answers; nothing below depends on timing.
+    h = await harness("limits_breaker", {
+      redis: redis.url,
+      env: { ...limits, REDIS_COMMAND_TIMEOUT_MS: "1000", CACHE_BREAKER_THRESHOLD: "2", CACHE_BREAKER_COOLDOWN_MS: "1000" },
+    });
+    const app = h;
+    let writes = 0;
+    const put = () => (writes++, app.request("/flags/b", { method: "PUT", as: "admin", json: { enabled: true } }));
+    const failOpen = async () => {
+      const metrics = await (await app.request("/metrics", { as: "admin" })).text();
+      const value = (name: string, limiter: string) => Number(new RegExp(`${name}\\{limiter="${limiter}"\\} (\\d+)`).exec(metrics)?.[1]);
+      return {
+        writes: value("rate_limit_fail_open_total", "writes"),
+        writesBreaker: value("rate_limit_fail_open_breaker_total", "writes"),
+        authBreaker: value("rate_limit_fail_open_breaker_total", "auth_failures"),
+      };
+    };
+    for (let i = 0; i < 3; i++) expect((await put()).status).toBeOneOf([200, 201]); // the budget, used up
+
+    redis.pause();
+    const first = await put();
+    expect(first.status).toBe(200); // unlimited, not 429: the checks failed open
+    // Its two limit checks timed out and, counted by the cache's breaker (threshold 2), opened it:
+    // the write's cache eviction after them was not even sent.
+    expect(cacheDesc(first)).toBe("bypass");
+    let seen = await failOpen();
+    for (let i = 0; i < 5 && !(seen.writesBreaker > 0); i++) {
+      expect((await put()).status).toBe(200); // unlimited, not 429: the checks failed open
+      seen = await failOpen();
+    }
+    // Skipped by the open breaker: the write's checks never went to Redis.
+    expect(seen.writesBreaker).toBeGreaterThanOrEqual(1);
+    expect(seen.authBreaker).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 3; i++) expect((await put()).status).toBe(200);
+
+    redis.resume();
+    // Bypassed until the cooldown is over, then the limit holds again: the budget was used up.
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 429; i++) {
+      status = (await put()).status;
+      expect(status).toBeOneOf([200, 429]);
+      if (status !== 429) await Bun.sleep(50);
+    }
+    expect(status).toBe(429);
+
+    // Redis' own count of the write checks it received (timed-out ones ran after SIGCONT, before
+    // the 429's, which came on the same connection): the 3 before the pause, the ones that failed
+    // on a command and the 429 — none of those the breaker skipped.
+    const end = await failOpen();
+    await direct.connect();
+    const [key, ...others] = await direct.keys(`${app.prefix}:rl:writes:*`);
+    expect(others).toEqual([]);
+    const received = Number(await direct.get(key!));
+    expect(received).toBe(3 + (end.writes - end.writesBreaker) + 1);
+    expect(received).toBeLessThan(writes); // without the breaker, every write's check reaches Redis
+  } finally {
+    redis.resume();
+    direct.disconnect();
+    await h?.close();
+    await redis.stop();
   }
 });

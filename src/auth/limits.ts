@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { Breaker } from "../cache/breaker";
 import type { Env } from "../env";
 import { ApiError } from "../lib/errors";
 
@@ -15,8 +16,14 @@ const tooMany = (res: RateLimiterRes, what: string) => {
  * REDIS_KEY_PREFIX) so they hold across instances, or in process memory with the LRU cache.
  * Redis failing (down, paused, not connected yet) fails open: the request goes on unlimited and
  * `failOpen` counts it (exported as rate_limit_fail_open_total).
+ *
+ * Over Redis the limits go through the cache's breaker (`breaker`): one notion of "Redis is sick"
+ * for the process. While it is open they fail open at once, without sending a command (counted in
+ * `failOpen` and in `failOpenBreaker`), instead of each waiting out REDIS_COMMAND_TIMEOUT_MS; their
+ * outcomes count like the cache's (a store failure towards opening it, an answer — the limit
+ * reached included — as a success), so a sick Redis is noticed by whichever path meets it first.
  */
-export function createLimits(env: Env, keyPrefix: (name: LimiterName) => string, redis?: Redis | Cluster) {
+export function createLimits(env: Env, keyPrefix: (name: LimiterName) => string, redis?: Redis | Cluster, breaker?: Breaker) {
   const make = (name: LimiterName, points: number, duration: number): RateLimiterAbstract | undefined => {
     if (points === 0) return undefined;
     const opts = { keyPrefix: keyPrefix(name), points, duration };
@@ -26,13 +33,29 @@ export function createLimits(env: Env, keyPrefix: (name: LimiterName) => string,
   const writes = make("writes", env.RATE_LIMIT_WRITES, env.RATE_LIMIT_WRITES_WINDOW_S);
   const failures = make("auth_failures", env.RATE_LIMIT_AUTH_FAILURES, env.RATE_LIMIT_AUTH_FAILURES_WINDOW_S);
   const failOpen: Record<LimiterName, number> = { writes: 0, auth_failures: 0 };
+  // The part of failOpen skipped by the open breaker: no command was sent.
+  const failOpenBreaker: Record<LimiterName, number> = { writes: 0, auth_failures: 0 };
+  // The in-memory limiter cannot fail: only a Redis-backed one is put behind the breaker.
+  const gate = redis ? breaker : undefined;
 
   /** Runs a limiter call; a RateLimiterRes rejection is the limit, anything else is the store failing. */
   async function guarded<T>(name: LimiterName, call: () => Promise<T>, what: string): Promise<T | undefined> {
+    if (gate && !gate.allow()) {
+      failOpen[name]++;
+      failOpenBreaker[name]++;
+      return undefined;
+    }
     try {
-      return await call();
+      const res = await call();
+      gate?.success();
+      return res;
     } catch (err) {
-      if (err instanceof RateLimiterRes) throw tooMany(err, what);
+      if (err instanceof RateLimiterRes) {
+        // Redis answered (the limit is reached): as healthy as any other answer.
+        gate?.success();
+        throw tooMany(err, what);
+      }
+      gate?.failure();
       failOpen[name]++;
       return undefined;
     }
@@ -40,6 +63,7 @@ export function createLimits(env: Env, keyPrefix: (name: LimiterName) => string,
 
   return {
     failOpen,
+    failOpenBreaker,
     /** One write by this subject; 429 past RATE_LIMIT_WRITES per window. */
     async consumeWrite(sub: string): Promise<void> {
       if (writes) await guarded("writes", () => writes.consume(sub), "writes");

@@ -1,7 +1,9 @@
 /**
- * Circuit breaker for the cache: after `threshold` consecutive failures the cache is skipped
- * ("bypass") for `cooldownMs`, so a dead Redis costs nothing per request instead of a timeout
- * per request. After the cooldown one probe is let through (half-open).
+ * Circuit breaker for Redis, shared by the cache and the rate limits (services.ts): after
+ * `threshold` consecutive failures of either, both skip Redis (cache "bypass", limits fail open)
+ * for `cooldownMs`, so a dead Redis costs nothing per request instead of a timeout per request.
+ * After the cooldown one probe is let through (half-open): every caller that gets `allow()` true
+ * must report `success()` or `failure()`, or the breaker stays shut.
  */
 export function createBreaker(opts: { threshold: number; cooldownMs: number; now?: () => number }) {
   const now = opts.now ?? Date.now;

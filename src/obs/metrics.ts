@@ -38,7 +38,7 @@ export interface L1Source {
 export function createMetrics(
   requests: RequestSeriesSet,
   database: { pool: PoolSource; poolMax: number },
-  limits: { failOpen: Readonly<Record<string, number>> },
+  limits: { failOpen: Readonly<Record<string, number>>; failOpenBreaker: Readonly<Record<string, number>> },
   cache?: L1Source,
 ) {
   const registry = new Registry();
@@ -130,6 +130,18 @@ export function createMetrics(
     collect() {
       this.reset();
       for (const [limiter, n] of Object.entries(limits.failOpen)) this.inc({ limiter }, n);
+    },
+  });
+  // A counter of its own, not a label on the one above: that series keeps counting every skipped
+  // check, as dashboards and alerts already read it; this one says how many of them never left.
+  new Counter({
+    name: "rate_limit_fail_open_breaker_total",
+    help: "Of rate_limit_fail_open_total: checks skipped because the Redis breaker was open (no command sent).",
+    labelNames: ["limiter"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [limiter, n] of Object.entries(limits.failOpenBreaker)) this.inc({ limiter }, n);
     },
   });
   registerProcessMetrics(registry);

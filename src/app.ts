@@ -90,7 +90,7 @@ export function createApp(deps: Deps) {
   // Before the body checks and authentication: a method the path does not have is a 405 whatever
   // the token or body. /debug stays indistinguishable from an unknown path (its guard's 404).
   app.use(allowedMethods({ app, hidden: (path) => path.startsWith("/debug") }));
-  app.use(requestTimeout({ ms: env.REQUEST_TIMEOUT_MS, pool: deps.database.pool }));
+  app.use(requestTimeout({ ms: env.REQUEST_TIMEOUT_MS, pool: deps.database.pool, lifecycle: deps.lifecycle }));
   // Only requests that carry a body pay for the body checks; reads (the hot path) skip them.
   const withBody = ["POST", "PUT", "PATCH"];
   app.on(

@@ -2,10 +2,27 @@ import type { Server } from "bun";
 import type { Env } from "./env";
 import type { Logger } from "./lib/log";
 
+/** A request the shutdown deadline may have to answer (middleware/request-timeout.ts). */
+export interface InFlight {
+  /** Settles once the handler (and what it records, an Idempotency-Key's outcome) is done. */
+  readonly handler: Promise<unknown>;
+  /** Cancels its statements and answers it `503 shutting_down` now. */
+  cut(): void;
+}
+
 /** Whether the process is shutting down: read by the server's fetch and the readiness probe. */
 export interface Lifecycle {
   readonly draining: boolean;
+  /** Requests running now; cut when SHUTDOWN_TIMEOUT_S runs out. */
+  readonly inFlight: Set<InFlight>;
 }
+
+/**
+ * At the deadline: how long the 503s get to be written and the cut handlers to settle (their
+ * cancelled statements return at once; an Idempotency-Key then releases its claim) before the
+ * remaining connections are closed and the pool ends.
+ */
+const ANSWER_GRACE_MS = 500;
 
 type LifecycleEnv = Pick<Env, "HOST" | "PORT" | "SERVER_IDLE_TIMEOUT_S" | "SHUTDOWN_DRAIN_S" | "SHUTDOWN_TIMEOUT_S">;
 
@@ -28,6 +45,7 @@ export function createLifecycle(): Lifecycle & { startDraining(): void } {
     get draining() {
       return draining;
     },
+    inFlight: new Set<InFlight>(),
     startDraining() {
       draining = true;
     },
@@ -40,7 +58,10 @@ export function createLifecycle(): Lifecycle & { startDraining(): void } {
  *    `Connection: close`, while the listener keeps accepting for SHUTDOWN_DRAIN_S (the balancer
  *    notices and stops sending; keep-alive clients move to other instances);
  * 2. the listener closes; requests in flight get up to SHUTDOWN_TIMEOUT_S to finish;
- * 3. the pool and Redis are closed (`close`), exit 0.
+ * 3. those still running are answered `503 shutting_down`, their statements cancelled
+ *    (middleware/request-timeout.ts); after at most ANSWER_GRACE_MS for those answers to be
+ *    written, connections still open are closed;
+ * 4. the pool and Redis are closed (`close`), exit 0.
  * The idle timeout is derived from REQUEST_TIMEOUT_MS (env.ts), so the app's own 504 is written
  * before the server would drop a silent connection.
  */
@@ -72,7 +93,13 @@ export function serve(opts: {
       log.info("listener closed", { at: Date.now(), inFlight: server.pendingRequests });
       const inTime = await Promise.race([finished.then(() => true), Bun.sleep(env.SHUTDOWN_TIMEOUT_S * 1000).then(() => false)]);
       if (!inTime) {
-        log.warn("shutdown timeout: closing connections still busy", { inFlight: server.pendingRequests });
+        const cut = [...lifecycle.inFlight];
+        for (const r of cut) r.cut();
+        log.warn("shutdown timeout: requests still running answered 503 shutting_down, their statements cancelled", {
+          answered503: cut.length,
+          inFlight: server.pendingRequests,
+        });
+        await Promise.race([Promise.allSettled([finished, ...cut.map((r) => r.handler)]), Bun.sleep(ANSWER_GRACE_MS)]);
         await server.stop(true);
       }
       await opts.close();

@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { freshDatabase, REDIS_URL, freshPrefix } from "./support/env";
 import { startService } from "./support/spawn";
 import { tokenFor } from "./support/auth";
+import { activeStatements, eventually, lockTable, type TableLock } from "./support/pg-lock";
 
 const ADMIN_JSON = { "content-type": "application/json", authorization: `Bearer ${await tokenFor("admin")}` };
 
@@ -176,5 +177,74 @@ test("SIGTERM under keep-alive load: /readyz 503 at once, Connection: close whil
     expect(order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1]!))).toBe(true);
   } finally {
     svc.proc.kill("SIGKILL");
+  }
+}, 60_000);
+
+test("SIGTERM: requests still running at SHUTDOWN_TIMEOUT_S are answered 503 shutting_down, their statements cancelled; the write never commits and its Idempotency-Key is free", async () => {
+  const { url: dbUrl } = await freshDatabase("shutdown_deadline");
+  const env = {
+    DATABASE_URL: dbUrl,
+    DB_SEED_DEMO: "true", // users 2 and 3: the write and the read
+    REDIS_URL,
+    REDIS_KEY_PREFIX: await freshPrefix("hpt-shutdown-deadline"),
+    LOG_LEVEL: "info",
+    SHUTDOWN_DRAIN_S: "1",
+    SHUTDOWN_TIMEOUT_S: "1",
+  };
+  const svc = await startService(env);
+  let next: Awaited<ReturnType<typeof startService>> | undefined;
+  let lock: TableLock | undefined;
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+  const nameOf = async (id: number) => (await sql<{ name: string }[]>`select name from users where id = ${id}`)[0]?.name;
+  const waitingOnLock = async () => (await activeStatements(dbUrl)).filter((s) => s.wait_event_type === "Lock").length;
+  try {
+    const before = await nameOf(2);
+    lock = await lockTable(dbUrl, "users");
+    const key = crypto.randomUUID();
+    const patch = () =>
+      fetch(`${next?.url ?? svc.url}/users/2`, {
+        method: "PATCH",
+        headers: { ...ADMIN_JSON, "idempotency-key": key },
+        body: JSON.stringify({ name: "Changed at shutdown" }),
+      });
+    // The write first: its Idempotency-Key is claimed before the read takes the point lane.
+    const write = patch();
+    expect(await eventually(async () => (await waitingOnLock()) === 1)).toBe(true);
+    const read = fetch(`${svc.url}/users/3`);
+    expect(await eventually(async () => (await waitingOnLock()) === 2)).toBe(true);
+
+    svc.proc.kill("SIGTERM");
+    // Both held past SHUTDOWN_DRAIN_S + SHUTDOWN_TIMEOUT_S: an HTTP answer each, not a reset.
+    for (const res of await Promise.all([write, read])) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.headers.get("connection")).toBe("close");
+      const body = (await res.json()) as { error: { code: string }; requestId: string };
+      expect(body.error.code).toBe("shutting_down");
+      expect(body.requestId).toBe(res.headers.get("x-request-id")!);
+    }
+    expect(await svc.stop("SIGTERM")).toBe(0);
+    const warning = svc.output().split("\n").find((l) => l.includes("shutdown timeout"));
+    expect(JSON.parse(warning!)).toMatchObject({ level: "warn", answered503: 2 });
+    expect(svc.output()).toContain("bye");
+
+    // The statements were cancelled, not left waiting: once the lock goes, nothing of the
+    // service runs any more and the write answered 503 did not commit.
+    expect(await eventually(async () => (await waitingOnLock()) === 0)).toBe(true);
+    await lock.release();
+    expect(await eventually(async () => (await activeStatements(dbUrl)).length === 0)).toBe(true);
+    expect(await nameOf(2)).toBe(before);
+
+    // The key recorded nothing (the write was rolled back): a retry on the next instance applies it, once.
+    next = await startService(env);
+    const retried = await patch();
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get("idempotent-replayed")).toBeNull();
+    expect(await nameOf(2)).toBe("Changed at shutdown");
+  } finally {
+    await lock?.release();
+    await sql.end();
+    svc.proc.kill("SIGKILL");
+    next?.proc.kill("SIGKILL");
   }
 }, 60_000);

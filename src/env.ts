@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { badProxyEntry } from "./lib/client-address";
 import { ENCODINGS, type Encoding } from "./lib/encoding";
 
 // Every knob in one place, parsed once. A bad value stops the process with the variable's name
@@ -115,6 +116,19 @@ const replicaUrls = z
     return urls;
   })
   .optional();
+
+// IPs and CIDR ranges whose X-Forwarded-For names the client (src/lib/client-address.ts). Unset: nobody.
+const trustedProxyList = z
+  .string()
+  .default("")
+  .transform((value, ctx): string[] => {
+    const entries = value.split(",").map((e) => e.trim()).filter((e) => e !== "");
+    for (const e of entries) {
+      const problem = badProxyEntry(e);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }
+    return entries;
+  });
 
 // "auto" = one server process per core (os.availableParallelism()), or a count.
 const workers = z
@@ -253,6 +267,8 @@ const fields = {
   RATE_LIMIT_WRITES_WINDOW_S: int(60, 1),
   RATE_LIMIT_AUTH_FAILURES: int(20, 0),
   RATE_LIMIT_AUTH_FAILURES_WINDOW_S: int(300, 1),
+  // Behind a load balancer or reverse proxy: the client address comes from its X-Forwarded-For.
+  TRUSTED_PROXIES: trustedProxyList,
 
   // Command-line tools (src/scripts/).
   // `bun run explain`: a table over this many estimated rows is "large" (a scan of it fails).

@@ -15,6 +15,7 @@ import { pointReads } from "./db/hot-queries";
 import { idempotencyStatements } from "./db/idempotency";
 import { createQueries } from "./db/queries";
 import type { Env } from "./env";
+import { trustedProxies } from "./lib/client-address";
 import { precompressor } from "./lib/encoding";
 import { logger, type Logger } from "./lib/log";
 import { createTelemetry } from "./context/telemetry";
@@ -125,6 +126,7 @@ export async function createServices(env: Env, opts: { migrate?: boolean; log?: 
     source,
     verify: source.kind === "off" ? undefined : createVerifier(source, env),
     limits: createLimits(env, keys.rateLimit, store.client, breaker),
+    trustedProxies: trustedProxies(env.TRUSTED_PROXIES),
   };
   // Serve once the clamp is done (entries are then bounded before the first read), but never wait
   // on it longer than on the connection itself: a large keyspace must not hold up startup.

@@ -71,6 +71,22 @@ test("METRICS_TOKEN and DEBUG_TOKEN: at least 16 characters, a shorter one is re
   }
 });
 
+test("TRUSTED_PROXIES: unset or empty trusts nobody; IPs and CIDR ranges; a bad entry is refused by name, and stops the service", async () => {
+  expect(parseEnv({}).TRUSTED_PROXIES).toEqual([]);
+  expect(parseEnv({ TRUSTED_PROXIES: " , " }).TRUSTED_PROXIES).toEqual([]);
+  expect(parseEnv({ TRUSTED_PROXIES: "10.0.0.0/8, 127.0.0.1,fd00::/8, ::1" }).TRUSTED_PROXIES).toEqual(["10.0.0.0/8", "127.0.0.1", "fd00::/8", "::1"]);
+  expect(() => parseEnv({ TRUSTED_PROXIES: "10.0.0.0/8,proxy.internal" })).toThrow(/TRUSTED_PROXIES: "proxy.internal" is not an IP address or CIDR range/);
+  expect(() => parseEnv({ TRUSTED_PROXIES: "10.0.0.0/33" })).toThrow(/TRUSTED_PROXIES: "10.0.0.0\/33": the prefix length must be 0 to 32/);
+  expect(() => parseEnv({ TRUSTED_PROXIES: "fd00::/129" })).toThrow(/TRUSTED_PROXIES: .*0 to 128/);
+  const proc = Bun.spawn(["bun", "run", "src/index.ts"], {
+    env: { ...process.env, TRUSTED_PROXIES: "10.0.0.0/8,10.1", DATABASE_URL: "", REDIS_URL: "" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(await proc.exited).toBe(1);
+  expect(await new Response(proc.stderr).text()).toContain('TRUSTED_PROXIES: "10.1" is not an IP address');
+});
+
 test("the command-line tools' variables are parsed here too", () => {
   expect(parseEnv({}).EXPLAIN_LARGE_ROWS).toBe(10_000);
   expect(parseEnv({ EXPLAIN_LARGE_ROWS: "500" }).EXPLAIN_LARGE_ROWS).toBe(500);

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
+import type { TrustedProxies } from "../lib/client-address";
 import { forbidden } from "../lib/errors";
 import type { AppEnv, AuthIdentity } from "../context/app-env";
 import type { Limits } from "./limits";
@@ -11,6 +12,8 @@ export interface Auth {
   /** undefined with AUTH=off: every write runs as TRUSTED_IDENTITY. */
   verify?: Verify;
   limits: Limits;
+  /** TRUSTED_PROXIES: whose X-Forwarded-For names the client address the limits count. */
+  trustedProxies: TrustedProxies;
 }
 
 /** The verified caller; only for routes behind authenticate (a bug otherwise, hence the throw). */

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import type { Auth } from "../auth/authorize";
 import type { AppEnv, AuthIdentity } from "../context/app-env";
 import { missingToken, invalidToken } from "../auth/verify";
+import { clientAddress } from "../lib/client-address";
 import { ApiError } from "../lib/errors";
 
 /** With AUTH=off every write runs as an operator that is no user (trusted network only). */
@@ -10,7 +11,7 @@ export const TRUSTED_IDENTITY: AuthIdentity = Object.freeze({ sub: "0", userId: 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
 /** The TCP peer's address (Bun passes its server as the env of app.fetch); "unknown" in app.request. */
-export function clientAddress(c: { env: unknown; req: { raw: Request } }): string {
+export function peerAddress(c: { env: unknown; req: { raw: Request } }): string {
   const server = c.env as { requestIP?: (r: Request) => { address: string } | null } | undefined;
   return server?.requestIP?.(c.req.raw)?.address ?? "unknown";
 }
@@ -18,10 +19,11 @@ export function clientAddress(c: { env: unknown; req: { raw: Request } }): strin
 /**
  * Requires `Authorization: Bearer <JWT>` and sets c.var.auth. Refused: 401 with WWW-Authenticate
  * (RFC 6750: a missing token gets the bare challenge, a bad one error="invalid_token"). Each
- * token presented and refused counts against the client address; past RATE_LIMIT_AUTH_FAILURES
+ * token presented and refused counts against the client address (the TCP peer, or from a
+ * TRUSTED_PROXIES peer its X-Forwarded-For: src/lib/client-address.ts); past RATE_LIMIT_AUTH_FAILURES
  * the address gets 429 before its token is even looked at, so guessing learns nothing.
  */
-export function authenticate({ verify, limits }: Auth): MiddlewareHandler<AppEnv> {
+export function authenticate({ verify, limits, trustedProxies }: Auth): MiddlewareHandler<AppEnv> {
   return async function authenticate(c, next) {
     if (!verify) {
       c.set("auth", TRUSTED_IDENTITY);
@@ -29,7 +31,7 @@ export function authenticate({ verify, limits }: Auth): MiddlewareHandler<AppEnv
     }
     const header = c.req.header("authorization");
     if (header === undefined) throw missingToken();
-    const address = clientAddress(c);
+    const address = clientAddress(peerAddress(c), c.req.header("x-forwarded-for"), trustedProxies);
     await limits.checkAuthFailures(address);
     let identity: AuthIdentity;
     try {

@@ -51,6 +51,30 @@ async function busClientIds(): Promise<string[]> {
     .map((line) => /^id=(\d+)/.exec(line)![1]!);
 }
 
+test("the route table counts an L1 hit as a hit (its hit ratio is of answers from either tier)", async () => {
+  const TOKEN = "debug-token-0123456789";
+  const m = await harness("l1-routes", { env: { ...L1_ENV, DEBUG_TOKEN: TOKEN } });
+  try {
+    const created = await m.request("/users", { method: "POST", as: "admin", json: { email: "routes@example.com", name: "R" } });
+    const { id } = (await created.json()) as { id: number };
+    expect(await eventually(() => Boolean(m.services.cache.l1BusConnected))).toBe(true);
+    // Read until this instance answers from its L1, then once more from it.
+    const descs: string[] = [];
+    while (descs.filter((d) => d === "l1-hit").length < 2 && descs.length < 50) descs.push(cacheDesc(await m.request(`/users/${id}`))!);
+    expect(descs[0]).toBe("miss");
+    expect(descs.filter((d) => d === "l1-hit").length).toBe(2);
+    const res = await m.request("/debug/routes", { headers: { authorization: `Bearer ${TOKEN}` } });
+    const row = ((await res.json()) as { routes: { method: string; route: string; cacheHitRatio: number }[] }).routes.find(
+      (r) => r.method === "GET" && r.route === "/users/:id",
+    )!;
+    const hits = descs.filter((d) => d === "hit" || d === "l1-hit").length;
+    expect(hits).toBe(descs.length - 1);
+    expect(row.cacheHitRatio).toBeCloseTo(hits / descs.length, 3);
+  } finally {
+    await m.close();
+  }
+});
+
 describe("L1 across two instances", () => {
   test("an L1 hit says so in Server-Timing and in the metrics' layer label", async () => {
     const id = await newUser("tiers");

@@ -12,19 +12,46 @@ import { activeStatements, eventually, lockTable, type TableLock } from "./suppo
 // Issue 8, item 4: a request that times out must not leave its statement running (holding a
 // connection), and a write answered 504 must not commit once the lock goes away.
 
+// No server-side statement timeout: only the request timeout can end the blocked statement.
+// Depth 1: one blocked statement fills the general lane, so a second one waits in the queue.
+const TIMEOUT_ENV = { REQUEST_TIMEOUT_MS: "400", DB_STATEMENT_TIMEOUT_MS: "0", DB_POOL_MAX: "2", DB_PIPELINE_DEPTH: "1", DB_ACQUIRE_TIMEOUT_MS: "5000" };
+
+async function seed(dbUrl: string) {
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`insert into users (email, name) select 'u' || g || '@example.com', 'User ' || g from generate_series(1, 5) g`;
+    await sql`insert into documents (user_id, title) select 1, 'Doc ' || g from generate_series(1, 5) g`;
+  } finally {
+    await sql.end();
+  }
+}
+
+/**
+ * A read blocked on the lock and one queued behind it (the general lane is full): the queued one
+ * leaves the queue at its own timeout (not after the acquisition timeout), both get their 504,
+ * the blocked statement is cancelled and the slots come back; the connection serves others.
+ */
+async function blockedAndQueued(h: Harness) {
+  const blocked = h.request("/documents/1");
+  expect(await eventually(async () => (await activeStatements(h.dbUrl)).some((s) => s.wait_event_type === "Lock"))).toBe(true);
+  const queued = h.request("/documents/2");
+  expect(await eventually(() => h.services.database.pool.waiting === 1)).toBe(true);
+  await expectError(await queued, 504, "timeout");
+  expect(h.services.database.pool.waiting).toBe(0);
+  expect(h.services.database.pool.timeouts).toBe(0);
+  await expectError(await blocked, 504, "timeout");
+  expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
+  expect(await eventually(() => h.services.database.pool.inUse === 0)).toBe(true);
+  // The lock is still held; the connection the blocked read had serves other statements.
+  expect((await h.request("/users/1")).status).toBe(200);
+}
+
 describe("REQUEST_TIMEOUT_MS with a statement blocked on a real lock", () => {
   let h: Harness;
   let lock: TableLock | undefined;
   beforeAll(async () => {
-    // No server-side statement timeout: only the request timeout can end the blocked statement.
-    h = await harness("request_timeout", {
-      // Depth 1: one blocked statement fills the general lane, so a second one waits in the queue.
-      env: { REQUEST_TIMEOUT_MS: "400", DB_STATEMENT_TIMEOUT_MS: "0", DB_POOL_MAX: "2", DB_PIPELINE_DEPTH: "1", DB_ACQUIRE_TIMEOUT_MS: "5000" },
-    });
-    const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
-    await sql`insert into users (email, name) select 'u' || g || '@example.com', 'User ' || g from generate_series(1, 5) g`;
-    await sql`insert into documents (user_id, title) select 1, 'Doc ' || g from generate_series(1, 5) g`;
-    await sql.end();
+    h = await harness("request_timeout", { env: TIMEOUT_ENV });
+    await seed(h.dbUrl);
   });
   afterEach(async () => {
     await lock?.release();
@@ -67,15 +94,7 @@ describe("REQUEST_TIMEOUT_MS with a statement blocked on a real lock", () => {
 
   test("a request still waiting for a slot when it times out leaves the queue at once (not after the acquisition timeout)", async () => {
     lock = await lockTable(h.dbUrl, "documents");
-    const blocked = h.request("/documents/1");
-    expect(await eventually(async () => (await activeStatements(h.dbUrl)).some((s) => s.wait_event_type === "Lock"))).toBe(true);
-    const queued = h.request("/documents/2");
-    expect(await eventually(() => h.services.database.pool.waiting === 1)).toBe(true);
-    await expectError(await queued, 504, "timeout");
-    expect(h.services.database.pool.waiting).toBe(0);
-    expect(h.services.database.pool.timeouts).toBe(0);
-    await expectError(await blocked, 504, "timeout");
-    expect(await eventually(() => h.services.database.pool.inUse === 0)).toBe(true);
+    await blockedAndQueued(h);
   });
 
   test("a timed-out request's scope refuses new statements (its handler may still be running)", async () => {
@@ -112,23 +131,8 @@ describe("INSTRUMENTATION=off: the request timeout still cancels what the reques
   let h: Harness;
   let lock: TableLock | undefined;
   beforeAll(async () => {
-    h = await harness("request_timeout_off", {
-      env: {
-        INSTRUMENTATION: "off",
-        REQUEST_TIMEOUT_MS: "400",
-        DB_STATEMENT_TIMEOUT_MS: "0",
-        DB_POOL_MAX: "2",
-        DB_PIPELINE_DEPTH: "1",
-        DB_ACQUIRE_TIMEOUT_MS: "5000",
-      },
-    });
-    const sql = postgres(h.dbUrl, { max: 1, onnotice: () => {} });
-    try {
-      await sql`insert into users (email, name) values ('u1@example.com', 'User 1')`;
-      await sql`insert into documents (user_id, title) select 1, 'Doc ' || g from generate_series(1, 3) g`;
-    } finally {
-      await sql.end();
-    }
+    h = await harness("request_timeout_off", { env: { ...TIMEOUT_ENV, INSTRUMENTATION: "off" } });
+    await seed(h.dbUrl);
   });
   afterEach(async () => {
     await lock?.release();
@@ -138,16 +142,6 @@ describe("INSTRUMENTATION=off: the request timeout still cancels what the reques
 
   test("a blocked read and one queued behind it: both 504, the statement cancelled, the slots back", async () => {
     lock = await lockTable(h.dbUrl, "documents");
-    const blocked = h.request("/documents/1");
-    expect(await eventually(async () => (await activeStatements(h.dbUrl)).some((s) => s.wait_event_type === "Lock"))).toBe(true);
-    const queued = h.request("/documents/2");
-    expect(await eventually(() => h.services.database.pool.waiting === 1)).toBe(true);
-    await expectError(await queued, 504, "timeout");
-    await expectError(await blocked, 504, "timeout");
-    expect(h.services.database.pool.waiting).toBe(0);
-    expect(await eventually(async () => (await activeStatements(h.dbUrl)).length === 0)).toBe(true);
-    expect(await eventually(() => h.services.database.pool.inUse === 0)).toBe(true);
-    // The lock is still held; the connection the blocked read had serves other statements.
-    expect((await h.request("/users/1")).status).toBe(200);
+    await blockedAndQueued(h);
   });
 });
